@@ -1,0 +1,104 @@
+"""Run a predictor over validation cases and record prediction, measurement and error per case.
+
+The predictor (the physics) is passed in: `Predictor = Callable[[Case], float]`, returning the value of
+`case.metric` in the metric's unit. It raises `Unsupported(reason)` for a case it cannot handle; a
+`UserError` it raises (an unknown hardware id, say) propagates, prefixed with the case id.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from modelchip.errors import UserError
+from modelchip.validate.cases import Case, Unsupported
+
+Predictor = Callable[[Case], float]
+Progress = Callable[[int, int], None]
+Status = Literal["ok", "unsupported"]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one case. `predicted` and `error` are None when status is "unsupported".
+
+    error = (predicted - measured) / measured (SCHEMA.md, "Error measure").
+    """
+
+    id: str
+    metric: str
+    hardware: str
+    model: str
+    engine: str
+    trust: str
+    mode: str
+    status: Status
+    predicted: float | None
+    measured: float
+    error: float | None
+    reason: str
+    source: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _result(case: Case, predicted: float | None, reason: str = "") -> CaseResult:
+    error = None if predicted is None else (predicted - case.value) / case.value
+    return CaseResult(
+        id=case.id,
+        metric=str(case.metric),
+        hardware=case.hardware,
+        model=case.model,
+        engine=case.engine,
+        trust=case.trust,
+        mode=case.mode,
+        status="ok" if predicted is not None else "unsupported",
+        predicted=predicted,
+        measured=case.value,
+        error=error,
+        reason=reason,
+        source=case.source,
+    )
+
+
+def _with_case_id(case_id: str, exc: UserError) -> UserError:
+    msg = str(exc)
+    prefix = f"case {case_id}"
+    return UserError(msg if msg.startswith(prefix) else f"{prefix}: {msg}")
+
+
+def run_case(case: Case, predictor: Predictor) -> CaseResult:
+    """Predict one case. A non-finite or non-positive prediction is recorded as unsupported."""
+    try:
+        value = predictor(case)
+    except Unsupported as exc:
+        return _result(case, None, exc.reason or "unsupported (no reason given)")
+    except UserError as exc:
+        raise _with_case_id(case.id, exc) from exc
+    except Exception as exc:
+        exc.add_note(f"while predicting validation case {case.id}")
+        raise
+    predicted = float(value)
+    if not math.isfinite(predicted) or predicted <= 0:
+        return _result(case, None, f"predictor returned an invalid value ({predicted!r})")
+    return _result(case, predicted)
+
+
+def run_cases(
+    cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None
+) -> list[CaseResult]:
+    """Predict every case in order; `progress(done, total)` is called after each case."""
+    todo = list(cases)
+    results: list[CaseResult] = []
+    for case in todo:
+        results.append(run_case(case, predictor))
+        if progress is not None:
+            progress(len(results), len(todo))
+    return results
