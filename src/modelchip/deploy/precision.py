@@ -1,0 +1,153 @@
+"""Number formats per tensor role, and how each runs on a given chip (native or converted).
+
+Storage bytes per element follow shared/reference/formats.md section 5 (scale overheads included):
+DeepSeek block FP8 1.000244, MXFP8 1.03125, MXFP4 0.53125, NVFP4 0.5625 (+ per-tensor scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelchip.catalog.schema import ChipSpec
+from modelchip.errors import UserError
+
+FORMAT_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "tf32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.000244,  # 128x128 blocks with one FP32 scale (formats.md 5)
+    "fp8-ue8m0": 1.000244,  # power-of-two scales, same storage (formats.md 2.5)
+    "hif8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5 + 2.0 / 128,  # group-128 scales in BF16
+    "mxfp8": 1.03125,
+    "mxfp6": 0.78125,
+    "mxfp4": 0.53125,
+    "nvfp4": 0.5625,
+}
+
+# When a chip lacks a format's unit, the GEMM runs in the first native format of this chain
+# (formats.md 5: FP8 checkpoints on Ascend 910B/910C are re-quantised to INT8, Huawei's route).
+FALLBACK_CHAIN: dict[str, tuple[str, ...]] = {
+    "nvfp4": ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16"),
+    "mxfp4": ("mxfp4", "nvfp4", "fp8", "int8", "bf16", "fp16"),
+    "mxfp6": ("mxfp6", "fp8", "int8", "bf16", "fp16"),
+    "mxfp8": ("mxfp8", "fp8", "hif8", "int8", "bf16", "fp16"),
+    "fp8": ("fp8", "mxfp8", "hif8", "int8", "bf16", "fp16"),
+    "fp8-ue8m0": ("mxfp8", "fp8", "hif8", "int8", "bf16", "fp16"),
+    "hif8": ("hif8", "fp8", "int8", "bf16", "fp16"),
+    "int8": ("int8", "fp8", "bf16", "fp16"),
+    "int4": ("int8", "fp8", "bf16", "fp16"),
+    "bf16": ("bf16", "fp16"),
+    "fp16": ("fp16", "bf16"),
+}
+
+# Storage that a chip can hold only if it computes the format natively; otherwise weights are
+# re-quantised to the compute format (an FP8 checkpoint becomes INT8 on a 910C, 1 byte/param).
+STORAGE_NEEDS_NATIVE = frozenset({"fp8", "fp8-ue8m0", "mxfp8", "hif8", "mxfp6"})
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """Requested formats per role and what the chip will actually run."""
+
+    weights: str
+    activations: str
+    kv_cache: str
+    moe: str
+    attention: str
+    gemm_format: str
+    """format of dense GEMM math on this chip (native)."""
+    moe_gemm_format: str
+    attention_format: str
+    weight_bytes: float
+    moe_weight_bytes: float
+    kv_bytes: float
+    activation_bytes: float
+    notes: tuple[str, ...] = ()
+
+
+def _check_format(fmt: str, role: str) -> None:
+    if fmt not in FORMAT_BYTES:
+        raise UserError(f"unknown {role} precision '{fmt}'; use one of {', '.join(sorted(FORMAT_BYTES))}")
+
+
+def native_gemm_format(chip: ChipSpec, requested: str) -> str:
+    """The format a GEMM requested in `requested` runs in on `chip`."""
+    for fmt in FALLBACK_CHAIN.get(requested, (requested,)):
+        if chip.compute.peak_flops(fmt) is not None:
+            return fmt
+    raise UserError(f"chip '{chip.id}' has no matrix unit for {requested} or any fallback; add compute.bf16 to its YAML")
+
+
+def _storage_bytes(requested: str, compute_fmt: str) -> float:
+    if requested in STORAGE_NEEDS_NATIVE and compute_fmt not in (requested, "fp8", "mxfp8"):
+        return FORMAT_BYTES[compute_fmt]
+    return FORMAT_BYTES[requested]
+
+
+def _conversion_note(chip: ChipSpec, role: str, requested: str, actual: str) -> str | None:
+    if requested == actual or (requested == "fp8-ue8m0" and actual in ("fp8", "mxfp8")):
+        return None
+    return f"{chip.id} has no native {requested}: {role} GEMMs run in {actual}"
+
+
+def resolve_precision(
+    chip: ChipSpec,
+    weights: str = "bf16",
+    activations: str | None = None,
+    kv_cache: str | None = None,
+    moe: str | None = None,
+    attention: str = "bf16",
+) -> PrecisionPlan:
+    """Map requested formats onto the chip (defaults: activations follow weights, KV cache BF16)."""
+    activations = activations or _default_activations(weights)
+    kv_cache = kv_cache or "bf16"
+    moe = moe or weights
+    for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
+        _check_format(fmt, role)
+    gemm = native_gemm_format(chip, _gemm_request(weights, activations))
+    moe_gemm = native_gemm_format(chip, _gemm_request(moe, activations))
+    attn = native_gemm_format(chip, attention)
+    kv = kv_cache if kv_cache not in STORAGE_NEEDS_NATIVE or chip.compute.peak_flops("fp8") else "bf16"
+    notes = [
+        n
+        for n in (
+            _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm),
+            _conversion_note(chip, "MoE expert", _gemm_request(moe, activations), moe_gemm),
+            None if kv == kv_cache else f"{chip.id} has no native {kv_cache}: KV cache stored in {kv}",
+        )
+        if n
+    ]
+    return PrecisionPlan(
+        weights=weights,
+        activations=activations,
+        kv_cache=kv,
+        moe=moe,
+        attention=attention,
+        gemm_format=gemm,
+        moe_gemm_format=moe_gemm,
+        attention_format=attn,
+        weight_bytes=_storage_bytes(weights, gemm),
+        moe_weight_bytes=_storage_bytes(moe, moe_gemm),
+        kv_bytes=FORMAT_BYTES[kv],
+        activation_bytes=2.0,
+        notes=tuple(notes),
+    )
+
+
+def _default_activations(weights: str) -> str:
+    # 4-bit float weights run W4A4 on Blackwell/MI355X (the MLPerf submissions); INT4 is weight-only.
+    return {"int4": "bf16", "nvfp4": "nvfp4", "mxfp4": "mxfp4"}.get(weights, weights)
+
+
+def _gemm_request(weights: str, activations: str) -> str:
+    """The GEMM format implied by weight and activation formats: the wider of the two."""
+    if FORMAT_BYTES[activations] >= 2.0 or FORMAT_BYTES[weights] >= 2.0:
+        return "bf16"
+    if weights in ("int4", "int8") and activations in ("int8", "bf16"):
+        return "int8" if activations == "int8" else "bf16"
+    if FORMAT_BYTES[activations] > FORMAT_BYTES[weights]:
+        return activations
+    return weights

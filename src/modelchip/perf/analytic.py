@@ -1,0 +1,180 @@
+"""Steady-state serving metrics from step times (no event simulation): decode pools, prefill pools,
+aggregated continuous batching with chunked prefill, offline maximum throughput, and Poisson load.
+
+Aggregated steady state (the model used by analytical planners such as aiconfigurator): with c
+requests per attention rank all decoding, each step emits c x tokens_per_step tokens, so requests
+finish at c x tps / osl per step and the same number of prompts (isl x (1 - prefix hit) tokens each)
+must be prefilled inside the step (chunked prefill). A mixed step therefore costs
+T_mix(c) = T_decode(c) + P(c) x t_prefill_token, where t_prefill_token is the per-token cost of a
+large prefill chunk (compute-bound). TPOT = T_mix / tps; a request's TTFT is its own prefill plus
+the wait for the running step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from modelchip.perf.memory import memory_plan
+from modelchip.perf.ops import StepShape
+from modelchip.perf.step import StepResult, step_time
+from modelchip.perf.target import Target
+
+PREFILL_CHUNK_TOKENS = 8192  # tokens per prefill chunk when timing the marginal prefill cost
+P99_TPOT_FACTOR = 1.25  # p99 / mean TPOT under Poisson load (E: step-time spread from mixed prefill)
+P99_TTFT_FACTOR = 3.0  # p99 / mean TTFT (E: between deterministic (1x) and exponential (4.6x) waits)
+
+
+@dataclass(frozen=True)
+class Workload:
+    isl: float
+    osl: float
+    prefix_hit: float = 0.0
+
+    @property
+    def new_prompt_tokens(self) -> float:
+        return self.isl * (1.0 - self.prefix_hit)
+
+    @property
+    def mean_context(self) -> float:
+        """Mean KV length over a request's decode lifetime."""
+        return self.isl + self.osl / 2.0
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One steady state of an instance."""
+
+    concurrency_per_rank: float
+    step: StepResult
+    step_time_s: float
+    """mixed step including prefill work."""
+    tpot_s: float
+    ttft_s: float
+    output_tokens_per_s_per_chip: float
+    requests_per_s_per_instance: float
+
+    @property
+    def tokens_per_s_per_user(self) -> float:
+        return 1.0 / self.tpot_s
+
+
+def decode_step(t: Target, batch_per_rank: float, context: float) -> StepResult:
+    """One decode step for `batch_per_rank` sequences per attention rank (per pipeline micro-batch)."""
+    new = 1.0 + t.speculation.draft_tokens
+    return step_time(t, StepShape("decode", max(batch_per_rank, 1e-9) / t.layout.pp, new, context))
+
+
+def prefill_step(t: Target, tokens_per_rank: float, prompt_len: float, prefix: float = 0.0) -> StepResult:
+    """One prefill step over `tokens_per_rank` prompt tokens made of prompts of `prompt_len` new tokens."""
+    sequences = max(tokens_per_rank / max(prompt_len, 1.0), 1e-9) / t.layout.pp
+    return step_time(t, StepShape("prefill", sequences, prompt_len, prefix))
+
+
+def prefill_cost_per_token(t: Target, w: Workload) -> float:
+    """Marginal seconds per prompt token inside large chunks (step overhead excluded)."""
+    chunk = max(PREFILL_CHUNK_TOKENS, w.new_prompt_tokens)
+    step = prefill_step(t, chunk, w.new_prompt_tokens, w.isl - w.new_prompt_tokens)
+    return (step.time_s - step.overhead_s) * t.layout.pp / chunk
+
+
+def _chips_per_rank(t: Target) -> float:
+    return t.layout.chips / t.attention_ranks
+
+
+def decode_pool(t: Target, batch_per_rank: float, context: float) -> tuple[float, float, StepResult]:
+    """(tpot_s, output tokens/s per chip, step) of a decode-only pool."""
+    step = decode_step(t, batch_per_rank, context)
+    tps = t.speculation.tokens_per_step()
+    cycle = step.time_s * t.layout.pp
+    return cycle / tps, batch_per_rank * tps / cycle / _chips_per_rank(t), step
+
+
+def prefill_pool(t: Target, tokens_per_rank: float, w: Workload) -> tuple[float, StepResult]:
+    """(prompt tokens/s per chip, step) of a prefill-only pool; prefix hits count as served tokens."""
+    step = prefill_step(t, tokens_per_rank * (1 - w.prefix_hit), w.new_prompt_tokens, w.isl - w.new_prompt_tokens)
+    return tokens_per_rank / step.time_s / _chips_per_rank(t), step
+
+
+def aggregated_point(t: Target, concurrency_per_rank: float, w: Workload) -> OperatingPoint:
+    c = max(concurrency_per_rank, 1e-6)
+    tps = t.speculation.tokens_per_step()
+    step = decode_step(t, c, w.mean_context)
+    per_token = prefill_cost_per_token(t, w)
+    cycle = step.time_s * t.layout.pp
+    prefill_tokens = c * tps / max(w.osl, 1.0) * w.new_prompt_tokens
+    t_mix = cycle + prefill_tokens * per_token
+    tpot = t_mix / tps
+    ttft = w.new_prompt_tokens * per_token + t_mix
+    per_chip = c * tps / t_mix / _chips_per_rank(t)
+    e2e = ttft + max(w.osl - 1, 0) * tpot
+    return OperatingPoint(c, step, t_mix, tpot, ttft, per_chip, c * t.attention_ranks / e2e)
+
+
+def max_concurrency_per_rank(t: Target, w: Workload, engine_cap: float = 4096.0) -> float:
+    """Largest running batch per rank whose KV cache fits (at the mean context), capped by the engine."""
+    plan = memory_plan(t, w.mean_context)
+    return max(0.0, min(plan.max_sequences_per_rank, engine_cap))
+
+
+def closed_loop(t: Target, concurrency_per_instance: float, w: Workload) -> OperatingPoint:
+    """Closed loop: `concurrency` requests in flight; the running batch is capped by memory."""
+    per_rank = concurrency_per_instance / t.attention_ranks
+    cap = max_concurrency_per_rank(t, w)
+    return aggregated_point(t, min(per_rank, cap) if cap >= 1 else per_rank, w)
+
+
+def offline(t: Target, w: Workload) -> OperatingPoint:
+    """MLPerf Offline: the best throughput over batch sizes that fit."""
+    cap = max_concurrency_per_rank(t, w)
+    if cap < 1:
+        return aggregated_point(t, 1.0, w)
+    candidates = sorted({max(1.0, cap * f) for f in (1.0, 0.75, 0.5, 0.25)})
+    points = [aggregated_point(t, c, w) for c in candidates]
+    return max(points, key=lambda p: p.output_tokens_per_s_per_chip)
+
+
+def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> OperatingPoint | None:
+    """Steady state at a Poisson arrival rate (mean latencies); None if the rate exceeds capacity."""
+    best = offline(t, w)
+    if rate_per_instance >= best.requests_per_s_per_instance:
+        return None
+    lo, hi = 1e-3, best.concurrency_per_rank
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        if aggregated_point(t, mid, w).requests_per_s_per_instance < rate_per_instance:
+            lo = mid
+        else:
+            hi = mid
+    point = aggregated_point(t, hi, w)
+    # Poisson arrivals wait on average half a running step before joining the batch.
+    return OperatingPoint(point.concurrency_per_rank, point.step, point.step_time_s, point.tpot_s,
+                          point.ttft_s + point.step_time_s / 2, point.output_tokens_per_s_per_chip,
+                          point.requests_per_s_per_instance)  # fmt: skip
+
+
+def best_under_slo(
+    t: Target, w: Workload, ttft_s: float | None, tpot_s: float | None, p99: bool = False
+) -> OperatingPoint | None:
+    """Highest-throughput steady state meeting mean (or p99) TTFT/TPOT limits; None if none does."""
+    cap = max_concurrency_per_rank(t, w)
+    if cap < 1:
+        return None
+    f_ttft, f_tpot = (P99_TTFT_FACTOR, P99_TPOT_FACTOR) if p99 else (1.0, 1.0)
+
+    def ok(p: OperatingPoint) -> bool:
+        return (ttft_s is None or p.ttft_s * f_ttft <= ttft_s) and (tpot_s is None or p.tpot_s * f_tpot <= tpot_s)
+
+    grid = [cap * (0.5**k) for k in range(0, 16) if cap * (0.5**k) >= 0.25]
+    feasible = [p for p in (aggregated_point(t, c, w) for c in grid) if ok(p)]
+    if not feasible:
+        return None
+    best = max(feasible, key=lambda p: p.output_tokens_per_s_per_chip)
+    lo, hi = best.concurrency_per_rank, min(cap, best.concurrency_per_rank * 2)
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        if ok(aggregated_point(t, mid, w)):
+            lo = mid
+        else:
+            hi = mid
+    return aggregated_point(t, lo, w)

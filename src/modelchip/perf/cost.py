@@ -1,0 +1,115 @@
+"""Pure cost of one op on one device: a roofline with measured efficiencies (kernels.md section 0).
+
+time = max(FLOPs / (peak x eff_compute), bytes / (HBM bandwidth x eff_memory)); collectives use an
+alpha-beta model over the fabric that spans the group: t = latency + bytes_on_wire / (bw x eff).
+Ring all-reduce moves 2(n-1)/n of the message per device (Patarasuk & Yuan 2009).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from modelchip.perf.ops import Op
+from modelchip.perf.target import Target
+
+Bound = Literal["compute", "memory", "communication", "overhead"]
+
+DEFAULT_SCALE_UP_LATENCY_S = 20e-6  # kernels.md 4.3: NCCL all-reduce floor 19-25 us (8 GPUs)
+DEFAULT_SCALE_OUT_LATENCY_S = 46e-6  # kernels.md 4.4: 2-node IB NDR small-message floor
+
+
+@dataclass(frozen=True)
+class OpCost:
+    op: Op
+    time_s: float
+    """per occurrence."""
+    bound: Bound
+
+    @property
+    def total_s(self) -> float:
+        return self.time_s * self.op.count
+
+
+@dataclass(frozen=True)
+class Fabric:
+    bandwidth_per_device: float
+    latency_s: float
+    domain_devices: int
+    efficiency: float
+
+
+def _device_peak(t: Target, fmt: str) -> float:
+    peak = t.chip.compute.peak_flops(fmt) or t.chip.compute.peak_flops("bf16") or 1e12
+    return peak / t.devices_per_chip
+
+
+def _device_bandwidth(t: Target) -> float:
+    return t.chip.memory.bandwidth_bytes_per_s.value / t.devices_per_chip
+
+
+def compute_time(t: Target, op: Op) -> tuple[float, float]:
+    """(compute-limited, memory-limited) times of a non-communication op."""
+    eff = t.efficiency
+    bw = _device_bandwidth(t)
+    if op.kind == "gemm":
+        m = max(op.m, 1.0)
+        e = eff.gemm_efficiency(op.fmt) * m / (m + t.gemm_m_half)
+        return op.flops / (_device_peak(t, op.fmt) * e), op.bytes / (bw * eff.memory)
+    if op.kind == "attention_prefill":
+        return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
+    if op.kind == "attention_decode":
+        flops_time = op.flops / (_device_peak(t, op.fmt) * eff.attention_decode_compute)
+        return flops_time, op.bytes / (bw * eff.attention_decode_memory)
+    return op.flops / (_device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)
+
+
+def fabrics(t: Target) -> tuple[Fabric, Fabric]:
+    """(scale-up, scale-out) fabrics per device, from the system if given, else from the chip's links."""
+    dpc, eff = t.devices_per_chip, t.efficiency
+    if t.system is not None:
+        up = t.system.scale_up
+        out = t.system.scale_out
+        scale_up = Fabric(up.bandwidth_bytes_per_s_per_direction_per_chip.value / dpc, up.latency_s.value,
+                          up.domain_size * dpc, eff.scale_up)  # fmt: skip
+        out_bw = out.bandwidth_bytes_per_s_per_direction_per_chip.value if out else 50e9
+        out_lat = out.latency_s.value if out else DEFAULT_SCALE_OUT_LATENCY_S
+        return scale_up, Fabric(out_bw / dpc, out_lat, 10**6, eff.scale_out)
+    link = t.chip.scale_up
+    up_bw = link.bandwidth_bytes_per_s_per_direction.value if link else 32e9  # PCIe 5 x16 fallback
+    domain = (link.domain_size or 8) if link else 1
+    out_bw = t.chip.scale_out.bandwidth_bytes_per_s_per_direction.value if t.chip.scale_out else 50e9
+    return (
+        Fabric(up_bw / dpc, DEFAULT_SCALE_UP_LATENCY_S, domain * dpc, eff.scale_up),
+        Fabric(out_bw / dpc, DEFAULT_SCALE_OUT_LATENCY_S, 10**6, eff.scale_out),
+    )
+
+
+def comm_time(t: Target, op: Op) -> float:
+    up, out = fabrics(t)
+    n = max(op.group, 1)
+    if n <= 1:
+        return 0.0
+    if op.collective == "all_reduce":
+        wire = 2.0 * (n - 1) / n * op.bytes
+    else:
+        wire = op.bytes
+    if n <= up.domain_devices:
+        return up.latency_s + wire / (up.bandwidth_per_device * up.efficiency)
+    # The group spans several scale-up domains: the share of traffic that leaves the domain goes over
+    # the scale-out NICs, the rest over the scale-up fabric, concurrently.
+    outside = 1.0 - up.domain_devices / n
+    t_out = wire * outside / (out.bandwidth_per_device * out.efficiency)
+    t_in = wire * (1 - outside) / (up.bandwidth_per_device * up.efficiency)
+    return out.latency_s + max(t_in, t_out)
+
+
+def op_cost(t: Target, op: Op) -> OpCost:
+    if op.kind == "comm":
+        return OpCost(op, comm_time(t, op), "communication")
+    t_compute, t_memory = compute_time(t, op)
+    overhead = t.engine.kernel_overhead_s
+    busy = max(t_compute, t_memory)
+    if overhead > busy:
+        return OpCost(op, overhead + busy, "overhead")
+    return OpCost(op, busy + overhead, "compute" if t_compute >= t_memory else "memory")

@@ -1,0 +1,87 @@
+"""Efficiency parameters (fractions of datasheet peak) per chip family and serving-engine behaviour.
+
+Kept as data in perf/data/*.yaml with a source per number (kernels.md); loaded once, frozen.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelchip.fileio import parse_model, read_structured
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FamilyEfficiency(_Frozen):
+    chips: tuple[str, ...]
+    gemm: dict[str, float]
+    gemm_source: str
+    attention_prefill: float = Field(gt=0, le=1)
+    attention_prefill_source: str
+    attention_decode_memory: float = Field(gt=0, le=1)
+    attention_decode_compute: float = Field(gt=0, le=1)
+    attention_decode_source: str
+    memory: float = Field(gt=0, le=1)
+    memory_source: str
+    scale_up: float = Field(gt=0, le=1)
+    scale_up_source: str
+    scale_out: float = Field(gt=0, le=1)
+    scale_out_source: str
+
+    def gemm_efficiency(self, fmt: str) -> float:
+        """Large-shape GEMM efficiency in `fmt` (formats without a measurement use the BF16 figure)."""
+        return self.gemm.get(fmt, self.gemm.get("bf16", 0.6))
+
+
+class EfficiencyTable(_Frozen):
+    families: dict[str, FamilyEfficiency]
+    gemm_m_half: float = Field(gt=0)
+    gemm_m_half_source: str
+
+    def for_chip(self, chip_id: str) -> FamilyEfficiency:
+        for family in self.families.values():
+            if chip_id in family.chips:
+                return family
+        return self.families["default"]
+
+    def family_name(self, chip_id: str) -> str:
+        return next((name for name, f in self.families.items() if chip_id in f.chips), "default")
+
+
+class EngineProfile(_Frozen):
+    step_overhead_s: float = Field(ge=0)
+    kernel_overhead_s: float = Field(ge=0)
+    two_batch_overlap: bool
+    source: str
+
+
+class EngineTable(_Frozen):
+    engines: dict[str, EngineProfile]
+    moe_imbalance: float = Field(ge=1)
+    moe_imbalance_source: str
+
+    def profile(self, engine: str | None) -> EngineProfile:
+        key = (engine or "default").lower()
+        return self.engines.get(key, self.engines["default"])
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("modelchip.perf") / "data" / name))
+
+
+@lru_cache(maxsize=1)
+def efficiency_table() -> EfficiencyTable:
+    path = _data_path("efficiency.yaml")
+    return parse_model(EfficiencyTable, read_structured(path), str(path))
+
+
+@lru_cache(maxsize=1)
+def engine_table() -> EngineTable:
+    path = _data_path("engines.yaml")
+    return parse_model(EngineTable, read_structured(path), str(path))

@@ -1,0 +1,79 @@
+"""Step time of one forward pass: op costs summed per layer, communication overlapped where the engine
+does it, plus the engine's host overhead per step.
+
+Two-batch overlap (DeepSeek profile-data, kernels.md 6): the batch is split into two micro-batches
+and one's dispatch/combine runs under the other's compute, so a step costs max(compute, comm) of the
+two halves; at small batches the halves re-read the weights and the overlap loses (LMSYS: -27% at 32
+tokens/GPU), which this formulation reproduces rather than assumes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from modelchip.perf.cost import Bound, OpCost, op_cost
+from modelchip.perf.ops import StepShape, step_ops
+from modelchip.perf.target import Target
+
+
+@dataclass(frozen=True)
+class StepResult:
+    time_s: float
+    compute_s: float
+    """time of compute and memory ops."""
+    comm_s: float
+    """communication time (before overlap)."""
+    exposed_comm_s: float
+    overhead_s: float
+    """host/scheduler time per step plus kernel-launch floors."""
+    bound: Bound
+    costs: tuple[OpCost, ...]
+    shape: StepShape
+    overlapped: bool
+
+    def top_ops(self, n: int = 5) -> list[tuple[str, float, Bound]]:
+        """The n ops that take the most time in this step: (name, seconds per step, bound)."""
+        per_name: dict[str, float] = defaultdict(float)
+        bound_of: dict[str, Bound] = {}
+        for c in self.costs:
+            per_name[c.op.name] += c.total_s
+            bound_of[c.op.name] = c.bound
+        ranked = sorted(per_name.items(), key=lambda kv: -kv[1])[:n]
+        return [(name, secs, bound_of[name]) for name, secs in ranked]
+
+
+def _sums(costs: list[OpCost]) -> tuple[float, float, dict[Bound, float]]:
+    compute = comm = 0.0
+    by_bound: dict[Bound, float] = defaultdict(float)
+    for c in costs:
+        if c.op.kind == "comm":
+            comm += c.total_s
+        else:
+            compute += c.total_s
+        by_bound[c.bound] += c.total_s
+    return compute, comm, by_bound
+
+
+def uses_two_batch_overlap(t: Target, shape: StepShape) -> bool:
+    return t.engine.two_batch_overlap and t.layout.ep > 1 and shape.sequences >= 2
+
+
+def step_time(t: Target, shape: StepShape) -> StepResult:
+    """Seconds for one forward step of `shape` on every attention rank of the instance."""
+    overlap = uses_two_batch_overlap(t, shape)
+    run_shape = replace(shape, sequences=shape.sequences / 2) if overlap else shape
+    costs = [op_cost(t, op) for op in step_ops(t, run_shape)]
+    compute, comm, by_bound = _sums(costs)
+    if overlap:
+        compute, comm = 2 * compute, 2 * comm
+        body = max(compute, comm)
+        exposed = max(0.0, comm - compute)
+    else:
+        body = compute + comm
+        exposed = comm
+    overhead = t.engine.step_overhead_s
+    by_bound["communication"] = exposed
+    by_bound["overhead"] = by_bound.get("overhead", 0.0) + overhead
+    bound = max(by_bound, key=lambda b: by_bound[b])
+    return StepResult(body + overhead, compute, comm, exposed, overhead, bound, tuple(costs), shape, overlap)

@@ -1,0 +1,209 @@
+"""The physics behind `modelchip validate`: run the prediction a published case asks for.
+
+A case names its metric, mode and scenario (SCHEMA.md "What a case asks"); this module maps each onto
+the analytical serving model in `perf.analytic`. Where a case leaves the parallel layout out, the
+layout is chosen the way a submitter would: the best-throughput layout that fits (`candidate_layouts`).
+Nothing here looks at a case id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from modelchip.deploy.layout import Layout
+from modelchip.errors import UserError
+from modelchip.models.hf import load_model
+from modelchip.models.schema import ModelSpec
+from modelchip.perf import analytic as an
+from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
+from modelchip.perf.memory import memory_plan
+from modelchip.perf.target import Target
+from modelchip.validate.cases import Case, Metric, Unsupported
+
+DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (kernels.md 6: 16K tokens/GPU)
+
+
+def _layout_given(case: Case) -> bool:
+    return "parallel" in case.model_fields_set and bool(case.parallel.model_fields_set)
+
+
+def _layout_of(case: Case) -> Layout:
+    p = case.parallel
+    return Layout(tp=p.tp, pp=p.pp, dp=p.dp, ep=p.ep, moe_tp=p.moe_tp)
+
+
+def candidate_layouts(model: ModelSpec, chips: int) -> list[Layout]:
+    """Layouts an engine would try for `chips` chips per instance (all with tp/dp/ep over the chips)."""
+    heads = max(layer.attention.num_heads for layer in model.layers)
+    out: list[Layout] = []
+    if heads % chips == 0 or chips == 1:
+        out.append(Layout(tp=chips))
+    if model.is_moe and chips > 1:
+        out.append(Layout(dp=chips, ep=chips))
+        if heads % chips == 0:
+            out.append(Layout(tp=chips, ep=chips))
+    for pp in (2, 4, 8):
+        if chips % pp == 0 and heads % (chips // pp) == 0 and chips // pp > 1:
+            out.append(Layout(tp=chips // pp, pp=pp))
+    return out
+
+
+def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
+    spec = case.speculative
+    speculation = speculation_from(spec.draft_tokens, spec.acceptance, spec.accept_length) if spec else None
+    prec = case.precision
+    request = PrecisionRequest(prec.weights, prec.activations, prec.kv_cache, prec.moe, prec.attention or "bf16")
+    return build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
+
+
+def _workload(case: Case) -> an.Workload:
+    w = case.workload
+    return an.Workload(isl=w.isl, osl=w.osl or 1.0, prefix_hit=w.prefix_cache_hit)
+
+
+def _fits(t: Target, w: an.Workload) -> bool:
+    return memory_plan(t, w.mean_context).max_sequences_per_rank >= 1
+
+
+def _targets(case: Case, model: ModelSpec) -> list[Target]:
+    per_instance = case.chips // case.instances
+    if case.chips % case.instances:
+        raise UserError(f"chips={case.chips} is not a multiple of instances={case.instances}; fix the case")
+    if _layout_given(case):
+        layout = _layout_of(case)
+        if layout.chips != per_instance:
+            raise Unsupported(f"layout {layout.describe()} uses {layout.chips} chips, case says {per_instance} per instance")
+        return [_target(case, model, layout)]
+    if per_instance == 1:
+        return [_target(case, model, Layout())]
+    w = _workload(case)
+    targets: list[Target] = []
+    for size in _divisors(per_instance):
+        for layout in candidate_layouts(model, size):
+            try:
+                t = _target(case, model, layout)
+            except UserError:
+                continue
+            if _fits(t, w):
+                targets.append(t)
+    if not targets:
+        raise Unsupported(f"no layout of {per_instance} chips fits {model.id}")
+    return targets
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _chips_per_instance(t: Target) -> int:
+    return t.layout.chips
+
+
+def _throughput_metric(case: Case, point: an.OperatingPoint) -> float:
+    per_chip = point.output_tokens_per_s_per_chip
+    if case.metric in (Metric.OUTPUT_TOKENS_PER_S_PER_CHIP, Metric.DECODE_TOKENS_PER_S_PER_CHIP):
+        return per_chip
+    return per_chip * case.chips
+
+
+def _slo_limits(case: Case) -> tuple[float | None, float | None, bool]:
+    slo = case.slo
+    if slo is None:
+        return None, None, False
+    if slo.ttft_ms_p99 or slo.tpot_ms_p99:
+        return _s(slo.ttft_ms_p99), _s(slo.tpot_ms_p99), True
+    tpot = _s(slo.tpot_ms)
+    if slo.tokens_per_s_per_user:
+        tpot = min(tpot or 1e9, 1.0 / slo.tokens_per_s_per_user)
+    return _s(slo.ttft_ms), tpot, False
+
+
+def _s(ms: float | None) -> float | None:
+    return ms / 1000.0 if ms is not None else None
+
+
+def _aggregated_point(case: Case, t: Target) -> an.OperatingPoint:
+    """The operating point a case describes for one instance."""
+    w = _workload(case)
+    wl = case.workload
+    if wl.concurrency is not None:
+        return an.closed_loop(t, wl.concurrency / case.instances, w)
+    ttft, tpot, p99 = _slo_limits(case)
+    is_latency = case.metric in (Metric.TTFT_MS, Metric.TPOT_MS)
+    if is_latency and wl.request_rate is not None:
+        point = an.at_request_rate(t, wl.request_rate / case.instances, w)
+        return point if point is not None else an.offline(t, w)
+    if ttft is not None or tpot is not None:
+        point = an.best_under_slo(t, w, ttft, tpot, p99)
+        return point if point is not None else an.aggregated_point(t, 1.0, w)
+    return an.offline(t, w)
+
+
+def _aggregated_value(case: Case, point: an.OperatingPoint) -> float:
+    if case.metric == Metric.TTFT_MS:
+        return point.ttft_s * 1000.0
+    if case.metric == Metric.TPOT_MS:
+        return point.tpot_s * 1000.0
+    if case.metric == Metric.TOKENS_PER_S_PER_USER:
+        return point.tokens_per_s_per_user
+    return _throughput_metric(case, point)
+
+
+def _decode_value(case: Case, t: Target) -> float:
+    w = _workload(case)
+    context = case.workload.kv_len or w.mean_context
+    chips_per_rank = t.layout.chips / t.attention_ranks
+    if case.workload.batch_per_chip is not None:
+        batch_rank = case.workload.batch_per_chip * chips_per_rank
+    else:
+        batch_rank = max(1.0, memory_plan(t, context).max_sequences_per_rank)
+        batch_rank = min(batch_rank, 4096.0)
+    tpot, per_chip, _ = an.decode_pool(t, batch_rank, context)
+    if case.metric == Metric.TPOT_MS:
+        return tpot * 1000.0
+    if case.metric == Metric.TOKENS_PER_S_PER_USER:
+        return 1.0 / tpot
+    return per_chip if case.metric != Metric.OUTPUT_TOKENS_PER_S else per_chip * case.chips
+
+
+def _prefill_value(case: Case, t: Target) -> float:
+    w = _workload(case)
+    chips_per_rank = t.layout.chips / t.attention_ranks
+    tokens_chip = case.workload.tokens_per_chip or max(DEFAULT_PREFILL_TOKENS_PER_CHIP, w.isl)
+    per_chip, step = an.prefill_pool(t, tokens_chip * chips_per_rank, w)
+    if case.metric == Metric.TTFT_MS:
+        return step.time_s * 1000.0
+    return per_chip
+
+
+def _score(case: Case, t: Target) -> float:
+    """What a submitter maximises when choosing a layout: the throughput the case's setup allows."""
+    if case.mode != "aggregated":
+        return _value(case, t) if case.metric not in (Metric.TTFT_MS, Metric.TPOT_MS) else -_value(case, t)
+    w = _workload(case)
+    ttft, tpot, p99 = _slo_limits(case)
+    point = an.best_under_slo(t, w, ttft, tpot, p99) if (ttft or tpot) else an.offline(t, w)
+    return point.output_tokens_per_s_per_chip if point is not None else 0.0
+
+
+def _value(case: Case, t: Target) -> float:
+    if case.mode == "prefill":
+        return _prefill_value(case, t)
+    if case.mode == "decode":
+        return _decode_value(case, t)
+    if case.mode == "aggregated":
+        return _aggregated_value(case, _aggregated_point(case, t))
+    raise Unsupported("disaggregated cases need the serving simulator (not built yet)")
+
+
+def predict_case(case: Case) -> float:
+    """The model's prediction of `case.metric` for the case's setup."""
+    if case.mode == "disaggregated":
+        raise Unsupported("disaggregated cases need the serving simulator (not built yet)")
+    model = load_model(case.model)
+    targets = _targets(case, model)
+    best = max(targets, key=lambda t: _score(case, t)) if len(targets) > 1 else targets[0]
+    return _value(case, best)
+
+
+PREDICTOR: Callable[[Case], float] = predict_case
