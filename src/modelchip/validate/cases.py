@@ -187,7 +187,7 @@ class Case(_Open):
     @model_validator(mode="after")
     def _pools(self) -> Case:
         if self.mode == "disaggregated" and (self.prefill is None or self.decode is None):
-            raise ValueError("mode 'disaggregated' needs both a `prefill` and a `decode` pool")
+            raise ValueError("mode 'disaggregated' needs a `prefill` and a `decode` pool; add both")
         return self
 
 
@@ -257,7 +257,7 @@ def _describe(exc: ValidationError) -> str:
         return f"field 'metric': unknown metric {err.get('input')!r}; use one of: {', '.join(METRICS)}{more}"
     if err["type"] == "value_error":
         msg = str(err["msg"]).removeprefix("Value error, ")
-        return f"field '{loc or '(case)'}': {msg}{more}"
+        return f"field '{loc}': {msg}{more}" if loc else f"{msg}{more}"
     return describe_validation_error(exc) + more
 
 
