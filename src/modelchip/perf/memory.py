@@ -44,8 +44,9 @@ class MemoryPlan:
 
 def weight_bytes_per_device(t: Target) -> float:
     lay, prec, model = t.layout, t.precision, t.model
-    counts = count_params(model, include_mtp=t.speculation.draft_tokens > 0)
-    shared = (counts.attention + counts.mlp_dense + counts.experts_shared + counts.other + counts.mtp) / lay.tp
+    counts = count_params(model, include_mtp=True)
+    mtp = counts.mtp if t.speculation.draft_tokens > 0 else 0.0
+    shared = (counts.attention + counts.mlp_dense + counts.experts_shared + counts.other + mtp) / lay.tp
     embed = counts.embedding / lay.tp * 2.0
     routed = 0.0
     experts = max((layer.mlp.num_experts for layer in model.layers), default=0)

@@ -1,0 +1,65 @@
+"""Entry point: sub-commands, global options, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from modelchip.catalog.loader import CATALOG_ENV
+from modelchip.cli import catalog_cmd, models_cmd, predict_cmd, run_cmd, validate_cmd
+from modelchip.errors import UserError
+
+app = typer.Typer(
+    name="modelchip",
+    help="Plan LLM serving on NVIDIA, AMD and Chinese accelerators, validated against published measurements.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog_cmd.app, name="catalog")
+app.add_typer(models_cmd.app, name="models")
+app.command("predict")(predict_cmd.predict)
+app.command("validate")(validate_cmd.validate)
+app.command("run")(run_cmd.run)
+
+
+@app.callback()
+def _global(
+    catalog: list[str] = typer.Option(
+        [], "--catalog", help="extra catalog directory with chips/ and systems/ YAML files (repeatable)"
+    ),
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks for errors"),
+) -> None:
+    if catalog:
+        existing = [p for p in os.environ.get(CATALOG_ENV, "").split(os.pathsep) if p]
+        os.environ[CATALOG_ENV] = os.pathsep.join([*existing, *catalog])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    err = Console(stderr=True)
+    try:
+        app(args=args, prog_name="modelchip", standalone_mode=False)
+    except UserError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""`predict`: TTFT, TPOT, throughput, memory, energy and bounds of one deployment (typed API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from modelchip.deploy.layout import Layout
+from modelchip.perf import analytic as an
+from modelchip.perf.build import PrecisionRequest, build_target
+from modelchip.perf.cost import Bound
+from modelchip.perf.energy import Energy, energy
+from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
+from modelchip.perf.step import StepResult
+from modelchip.perf.target import Speculation, Target
+
+Mode = Literal["aggregated", "prefill", "decode"]
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    model: str
+    hardware: str
+    system: str | None = None
+    layout: Layout = field(default_factory=Layout)
+    precision: PrecisionRequest = field(default_factory=PrecisionRequest)
+    isl: float = 1024
+    osl: float = 256
+    batch: float = 64
+    """aggregated: requests in flight per instance; decode: running batch per instance; prefill: prompts per step."""
+    mode: Mode = "aggregated"
+    speculation: Speculation = field(default_factory=Speculation)
+    engine: str | None = None
+    prefix_hit: float = 0.0
+    price_per_chip_hour: float | None = None
+
+
+@dataclass(frozen=True)
+class PhaseReport:
+    step_time_s: float
+    bound: Bound
+    top_ops: list[tuple[str, float, Bound]]
+    tokens_per_step: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    request: PredictRequest
+    target: Target
+    ttft_s: float
+    tpot_s: float
+    output_tokens_per_s_per_chip: float
+    output_tokens_per_s_per_user: float
+    input_tokens_per_s_per_chip: float
+    chips: int
+    memory: MemoryPlan
+    energy: Energy
+    prefill: PhaseReport
+    decode: PhaseReport
+    notes: tuple[str, ...]
+
+
+def _phase(step: StepResult) -> PhaseReport:
+    return PhaseReport(step.time_s, step.bound, step.top_ops(5), step.shape.tokens)
+
+
+def predict(req: PredictRequest) -> Prediction:
+    t = build_target(req.model, req.hardware, req.layout, req.precision, req.system, req.engine, req.speculation)
+    w = an.Workload(req.isl, req.osl, req.prefix_hit)
+    plan = memory_plan(t, w.mean_context)
+    require_fit(t, plan)
+    ranks = t.attention_ranks
+    chips_per_rank = t.layout.chips / ranks
+    prompts_rank = max(req.batch / ranks, 1e-9)
+    prefill_step = an.prefill_step(t, prompts_rank * w.new_prompt_tokens, w.new_prompt_tokens, req.isl * req.prefix_hit)
+    notes = list(t.precision.notes)
+    if req.mode == "aggregated":
+        point = an.closed_loop(t, req.batch, w)
+        if point.concurrency_per_rank * ranks < req.batch - 1e-6:
+            notes.append(f"batch {req.batch:g} exceeds the KV capacity; capped at {point.concurrency_per_rank * ranks:.0f}")
+        ttft, tpot, per_chip, decode = point.ttft_s, point.tpot_s, point.output_tokens_per_s_per_chip, point.step
+        step_for_energy = decode
+    elif req.mode == "decode":
+        tpot, per_chip, decode = an.decode_pool(t, req.batch / ranks, w.mean_context)
+        ttft, step_for_energy = prefill_step.time_s, decode
+    else:
+        decode = an.decode_step(t, req.batch / ranks, w.mean_context)
+        ttft = prefill_step.time_s
+        tpot = decode.time_s * t.layout.pp / t.speculation.tokens_per_step()
+        per_chip = 0.0
+        step_for_energy = prefill_step
+    input_rate = (prompts_rank * req.isl / prefill_step.time_s / chips_per_rank) if req.mode == "prefill" else (
+        per_chip * req.isl / max(req.osl, 1.0))  # fmt: skip
+    rate_for_energy = per_chip if req.mode != "prefill" else input_rate
+    return Prediction(
+        request=req, target=t, ttft_s=ttft, tpot_s=tpot,
+        output_tokens_per_s_per_chip=per_chip, output_tokens_per_s_per_user=1.0 / tpot,
+        input_tokens_per_s_per_chip=input_rate, chips=t.layout.chips, memory=plan,
+        energy=energy(t, step_for_energy, rate_for_energy, req.price_per_chip_hour),
+        prefill=_phase(prefill_step), decode=_phase(decode), notes=tuple(notes),
+    )  # fmt: skip

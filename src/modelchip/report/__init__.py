@@ -1,0 +1,1 @@
+"""Presentation helpers: units for display, tables, charts, HTML (a leaf layer)."""
