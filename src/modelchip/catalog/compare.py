@@ -47,13 +47,19 @@ def chip_figures(chip: ChipSpec) -> HardwareFigures:
     out = chip.scale_out.bandwidth_bytes_per_s_per_direction.value if chip.scale_out else None
     tdp = chip.tdp_w.value if chip.tdp_w else None
     return HardwareFigures(
-        id=chip.id, kind="chip", chip=chip.id, chips=1, flops=_flops(chip, 1),
+        id=chip.id,
+        kind="chip",
+        chip=chip.id,
+        chips=1,
+        flops=_flops(chip, 1),
         hbm_bytes=chip.memory.capacity_bytes.value,
         hbm_bandwidth_bytes_per_s=chip.memory.bandwidth_bytes_per_s.value,
-        scale_up_bytes_per_s_per_direction=up, scale_out_bytes_per_s_per_direction=out,
-        power_w=tdp, power_source="TDP" if tdp else "unknown",
+        scale_up_bytes_per_s_per_direction=up,
+        scale_out_bytes_per_s_per_direction=out,
+        power_w=tdp,
+        power_source="TDP" if tdp else "unknown",
         list_price_usd=chip.list_price_usd.value if chip.list_price_usd else None,
-    )  # fmt: skip
+    )
 
 
 def system_figures(system: SystemSpec, chip: ChipSpec) -> HardwareFigures:
@@ -66,15 +72,25 @@ def system_figures(system: SystemSpec, chip: ChipSpec) -> HardwareFigures:
     else:
         power = chip.tdp_w.value * n if chip.tdp_w else None
         power_source = "chips x TDP (no system figure)"
-    price = system.list_price_usd.value if system.list_price_usd else (
-        chip.list_price_usd.value * n if chip.list_price_usd else None)  # fmt: skip
+    price = (
+        system.list_price_usd.value
+        if system.list_price_usd
+        else (chip.list_price_usd.value * n if chip.list_price_usd else None)
+    )
     return HardwareFigures(
-        id=system.id, kind="system", chip=chip.id, chips=n, flops=_flops(chip, n),
+        id=system.id,
+        kind="system",
+        chip=chip.id,
+        chips=n,
+        flops=_flops(chip, n),
         hbm_bytes=chip.memory.capacity_bytes.value * n,
         hbm_bandwidth_bytes_per_s=chip.memory.bandwidth_bytes_per_s.value * n,
-        scale_up_bytes_per_s_per_direction=up, scale_out_bytes_per_s_per_direction=out,
-        power_w=power, power_source=power_source, list_price_usd=price,
-    )  # fmt: skip
+        scale_up_bytes_per_s_per_direction=up,
+        scale_out_bytes_per_s_per_direction=out,
+        power_w=power,
+        power_source=power_source,
+        list_price_usd=price,
+    )
 
 
 def figures(catalog: Catalog, hw_id: str) -> HardwareFigures:

@@ -51,15 +51,26 @@ def _bundled_dir() -> Path:
     return Path(str(resources.files("modelchip.catalog") / "data"))
 
 
+def _yaml_files(root: Path, sub: str) -> list[Path]:
+    folder = root / sub
+    return sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+
+
+def _checked_id(spec_id: str, path: Path) -> str:
+    if spec_id != path.stem:
+        raise UserError(f"{path}: field 'id' is '{spec_id}' but the file name says '{path.stem}'; make them equal")
+    return spec_id
+
+
 def _load_dir(root: Path, chips: dict[str, ChipSpec], systems: dict[str, SystemSpec]) -> None:
     if not root.is_dir():
         raise UserError(f"{root}: catalog directory not found; pass an existing directory to --catalog")
-    for sub, model, target in (("chips", ChipSpec, chips), ("systems", SystemSpec, systems)):
-        for path in sorted((root / sub).glob("*.y*ml")) if (root / sub).is_dir() else []:
-            spec = parse_model(model, read_structured(path), str(path))
-            if spec.id != path.stem:
-                raise UserError(f"{path}: field 'id' is '{spec.id}' but the file name says '{path.stem}'; make them equal")
-            target[spec.id] = spec  # type: ignore[assignment]
+    for path in _yaml_files(root, "chips"):
+        chip = parse_model(ChipSpec, read_structured(path), str(path))
+        chips[_checked_id(chip.id, path)] = chip
+    for path in _yaml_files(root, "systems"):
+        system = parse_model(SystemSpec, read_structured(path), str(path))
+        systems[_checked_id(system.id, path)] = system
 
 
 def _check_references(catalog: Catalog) -> None:

@@ -34,29 +34,56 @@ def list_(
     for col in ("id", "vendor", "year", "BF16 dense", "FP8 dense", "HBM", "HBM BW", "TDP", "stack"):
         table.add_column(col)
     for c in sorted(chips, key=lambda c: (c.vendor, c.id)):
-        table.add_row(c.id, c.vendor, str(c.year), units.flops(c.compute.peak_flops("bf16")),
-                      units.flops(c.compute.peak_flops("fp8")), units.bytes_(c.memory.capacity_bytes.value),
-                      units.bandwidth(c.memory.bandwidth_bytes_per_s.value),
-                      units.watts(c.tdp_w.value if c.tdp_w else None), c.software.stack)  # fmt: skip
+        table.add_row(
+            c.id,
+            c.vendor,
+            str(c.year),
+            units.flops(c.compute.peak_flops("bf16")),
+            units.flops(c.compute.peak_flops("fp8")),
+            units.bytes_(c.memory.capacity_bytes.value),
+            units.bandwidth(c.memory.bandwidth_bytes_per_s.value),
+            units.watts(c.tdp_w.value if c.tdp_w else None),
+            c.software.stack,
+        )
     console.print(table)
     stable = Table(title="Systems")
     for col in ("id", "vendor", "chip", "chips", "scale-up", "power"):
         stable.add_column(col)
     for s in sorted(systems, key=lambda s: (s.vendor, s.id)):
-        stable.add_row(s.id, s.vendor, s.chip, str(s.chip_count), f"{s.scale_up.topology} {s.scale_up.name}",
-                       units.watts(s.power_w.value if s.power_w else None))  # fmt: skip
+        stable.add_row(
+            s.id,
+            s.vendor,
+            s.chip,
+            str(s.chip_count),
+            f"{s.scale_up.topology} {s.scale_up.name}",
+            units.watts(s.power_w.value if s.power_w else None),
+        )
     console.print(stable)
 
 
 def _chip_summary(c: ChipSpec) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "vendor": c.vendor, "year": c.year,
-            "formats": list(c.compute.native_formats()), "hbm_bytes": c.memory.capacity_bytes.value,
-            "hbm_bandwidth_bytes_per_s": c.memory.bandwidth_bytes_per_s.value, "stack": c.software.stack}  # fmt: skip
+    return {
+        "id": c.id,
+        "name": c.name,
+        "vendor": c.vendor,
+        "year": c.year,
+        "formats": list(c.compute.native_formats()),
+        "hbm_bytes": c.memory.capacity_bytes.value,
+        "hbm_bandwidth_bytes_per_s": c.memory.bandwidth_bytes_per_s.value,
+        "stack": c.software.stack,
+    }
 
 
 def _system_summary(s: SystemSpec) -> dict[str, Any]:
-    return {"id": s.id, "name": s.name, "vendor": s.vendor, "chip": s.chip, "chip_count": s.chip_count,
-            "topology": s.scale_up.topology, "power_w": s.power_w.value if s.power_w else None}  # fmt: skip
+    return {
+        "id": s.id,
+        "name": s.name,
+        "vendor": s.vendor,
+        "chip": s.chip,
+        "chip_count": s.chip_count,
+        "topology": s.scale_up.topology,
+        "power_w": s.power_w.value if s.power_w else None,
+    }
 
 
 def _quantity_rows(prefix: str, obj: Any) -> list[tuple[str, Quantity]]:
@@ -122,12 +149,18 @@ def _compare_table(rows: list[HardwareFigures]) -> Table:
     table.add_row("scale-up (uni)", *[units.bandwidth(r.scale_up_bytes_per_s_per_direction) for r in rows])
     table.add_row("scale-out (uni)", *[units.bandwidth(r.scale_out_bytes_per_s_per_direction) for r in rows])
     table.add_row("power", *[units.watts(r.power_w) for r in rows])
-    table.add_row("BF16 FLOP/s per W", *[units.flops(r.flops_per_watt("bf16")).replace("FLOP/s", "FLOP/s/W") for r in rows])
+    table.add_row(
+        "BF16 FLOP/s per W", *[units.flops(r.flops_per_watt("bf16")).replace("FLOP/s", "FLOP/s/W") for r in rows]
+    )
     if len(rows) >= 2:
         base = rows[0]
         for r in rows[1:]:
-            ratio = [_ratio(r.flops.get("bf16"), base.flops.get("bf16")), _ratio(r.hbm_bytes, base.hbm_bytes),
-                     _ratio(r.hbm_bandwidth_bytes_per_s, base.hbm_bandwidth_bytes_per_s), _ratio(r.power_w, base.power_w)]  # fmt: skip
+            ratio = [
+                _ratio(r.flops.get("bf16"), base.flops.get("bf16")),
+                _ratio(r.hbm_bytes, base.hbm_bytes),
+                _ratio(r.hbm_bandwidth_bytes_per_s, base.hbm_bandwidth_bytes_per_s),
+                _ratio(r.power_w, base.power_w),
+            ]
             table.caption = (table.caption or "") + (
                 f"{r.id} / {base.id}: BF16 {ratio[0]}, HBM {ratio[1]}, HBM BW {ratio[2]}, power {ratio[3]}\n"
             )

@@ -22,9 +22,17 @@ _SHOW_FORMATS = ("bf16", "fp8", "int8", "mxfp4", "nvfp4")
 def _summary(spec: ModelSpec) -> dict[str, Any]:
     p = count_params(spec)
     kinds = sorted({layer.attention.kind for layer in spec.layers})
-    return {"id": spec.id, "architecture": spec.architecture, "layers": spec.num_layers,
-            "total_params": p.total, "active_params": p.active, "attention": kinds, "moe": spec.is_moe,
-            "native_weight_format": spec.native_weight_format, "mtp_layers": spec.mtp_layers}  # fmt: skip
+    return {
+        "id": spec.id,
+        "architecture": spec.architecture,
+        "layers": spec.num_layers,
+        "total_params": p.total,
+        "active_params": p.active,
+        "attention": kinds,
+        "moe": spec.is_moe,
+        "native_weight_format": spec.native_weight_format,
+        "mtp_layers": spec.mtp_layers,
+    }
 
 
 @app.command("list")
@@ -38,8 +46,15 @@ def list_(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> N
     for col in ("id", "architecture", "layers", "total", "active", "attention", "format"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["architecture"], str(r["layers"]), units.count(r["total_params"]),
-                      units.count(r["active_params"]), "+".join(r["attention"]), r["native_weight_format"])  # fmt: skip
+        table.add_row(
+            r["id"],
+            r["architecture"],
+            str(r["layers"]),
+            units.count(r["total_params"]),
+            units.count(r["active_params"]),
+            "+".join(r["attention"]),
+            r["native_weight_format"],
+        )
     console.print(table)
 
 
@@ -60,8 +75,10 @@ def show(
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]{spec.id}[/] ({spec.architecture}), {spec.num_layers} layers, hidden {spec.hidden_size}, "
-                  f"vocab {spec.vocab_size}, native {spec.native_weight_format}")  # fmt: skip
+    console.print(
+        f"[bold]{spec.id}[/] ({spec.architecture}), {spec.num_layers} layers, hidden {spec.hidden_size}, "
+        f"vocab {spec.vocab_size}, native {spec.native_weight_format}"
+    )
     table = Table(title="Parameters")
     table.add_column("part")
     table.add_column("count", justify="right")
@@ -73,7 +90,9 @@ def show(
     kv.add_column("KV cache per token", justify="right")
     kv.add_column("weights", justify="right")
     for f in _SHOW_FORMATS:
-        kv.add_row(f, units.bytes_(kv_cache_bytes_per_token(spec, FORMAT_BYTES[f])), units.bytes_(p.total * FORMAT_BYTES[f]))
+        kv.add_row(
+            f, units.bytes_(kv_cache_bytes_per_token(spec, FORMAT_BYTES[f])), units.bytes_(p.total * FORMAT_BYTES[f])
+        )
     console.print(kv)
     for note in spec.notes:
         console.print(f"note: {note}")

@@ -12,7 +12,8 @@ from modelchip.cli.output import console, print_json
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf.build import PrecisionRequest, speculation_from
-from modelchip.perf.predict import Mode, Prediction, PredictRequest, predict as run_predict
+from modelchip.perf.predict import Mode, Prediction, PredictRequest
+from modelchip.perf.predict import predict as run_predict
 from modelchip.report import units
 
 
@@ -44,13 +45,24 @@ def predict(
         raise UserError(f"--mode must be aggregated, prefill or decode (got '{mode}')")
     layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, moe_tp=moe_tp)
     if chips is not None and chips != layout.chips:
-        raise UserError(f"--chips {chips} but tp x pp x dp = {layout.chips}; set --dp {max(chips // (tp * pp), 1)} or fix --tp/--pp")
+        raise UserError(
+            f"--chips {chips} but tp x pp x dp = {layout.chips}; set --dp {max(chips // (tp * pp), 1)} or fix --tp/--pp"
+        )
     mode_value: Mode = mode  # type: ignore[assignment]
     req = PredictRequest(
-        model=model, hardware=hardware, system=system, layout=layout,
-        precision=PrecisionRequest(precision, activations, kv_cache), isl=isl, osl=osl, batch=batch,
-        mode=mode_value, speculation=speculation_from(mtp, acceptance, None), engine=engine, price_per_chip_hour=price,
-    )  # fmt: skip
+        model=model,
+        hardware=hardware,
+        system=system,
+        layout=layout,
+        precision=PrecisionRequest(precision, activations, kv_cache),
+        isl=isl,
+        osl=osl,
+        batch=batch,
+        mode=mode_value,
+        speculation=speculation_from(mtp, acceptance, None),
+        engine=engine,
+        price_per_chip_hour=price,
+    )
     result = run_predict(req)
     if as_json:
         print_json(prediction_dict(result))
@@ -61,38 +73,59 @@ def predict(
 def prediction_dict(p: Prediction) -> dict[str, Any]:
     t = p.target
     return {
-        "model": t.model.id, "chip": t.chip.id, "system": t.system.id if t.system else None,
-        "layout": asdict(t.layout), "chips": p.chips, "mode": p.request.mode,
-        "precision": {"weights": t.precision.weights, "gemm": t.precision.gemm_format,
-                      "moe_gemm": t.precision.moe_gemm_format, "kv_cache": t.precision.kv_cache},
-        "ttft_s": p.ttft_s, "tpot_s": p.tpot_s,
+        "model": t.model.id,
+        "chip": t.chip.id,
+        "system": t.system.id if t.system else None,
+        "layout": asdict(t.layout),
+        "chips": p.chips,
+        "mode": p.request.mode,
+        "precision": {
+            "weights": t.precision.weights,
+            "gemm": t.precision.gemm_format,
+            "moe_gemm": t.precision.moe_gemm_format,
+            "kv_cache": t.precision.kv_cache,
+        },
+        "ttft_s": p.ttft_s,
+        "tpot_s": p.tpot_s,
         "output_tokens_per_s_per_chip": p.output_tokens_per_s_per_chip,
         "output_tokens_per_s_per_user": p.output_tokens_per_s_per_user,
         "input_tokens_per_s_per_chip": p.input_tokens_per_s_per_chip,
-        "memory": asdict(p.memory), "energy": asdict(p.energy),
-        "prefill": asdict(p.prefill), "decode": asdict(p.decode), "notes": list(p.notes),
-    }  # fmt: skip
+        "memory": asdict(p.memory),
+        "energy": asdict(p.energy),
+        "prefill": asdict(p.prefill),
+        "decode": asdict(p.decode),
+        "notes": list(p.notes),
+    }
+
+
+def _usd3(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.3f}"
 
 
 def _print(p: Prediction) -> None:
     t = p.target
-    console.print(f"[bold]{t.model.id}[/] on {p.chips}x {t.chip.id}"
-                  f"{' in ' + t.system.id if t.system else ''}: {t.layout.describe()}, "
-                  f"GEMMs in {t.precision.gemm_format} (MoE {t.precision.moe_gemm_format}), KV {t.precision.kv_cache}")  # fmt: skip
+    console.print(
+        f"[bold]{t.model.id}[/] on {p.chips}x {t.chip.id}"
+        f"{' in ' + t.system.id if t.system else ''}: {t.layout.describe()}, "
+        f"GEMMs in {t.precision.gemm_format} (MoE {t.precision.moe_gemm_format}), "
+        f"KV {t.precision.kv_cache}"
+    )
     table = Table(title="Prediction")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [("TTFT", units.seconds(p.ttft_s)), ("TPOT", units.seconds(p.tpot_s)),
-            ("output tokens/s per chip", f"{p.output_tokens_per_s_per_chip:,.1f}"),
-            ("output tokens/s per user", f"{p.output_tokens_per_s_per_user:,.1f}"),
-            ("input tokens/s per chip", f"{p.input_tokens_per_s_per_chip:,.1f}"),
-            ("weights per device", units.bytes_(p.memory.weight_bytes)),
-            ("KV budget per device", units.bytes_(p.memory.kv_budget_bytes)),
-            ("max sequences per rank", f"{p.memory.max_sequences_per_rank:,.0f}"),
-            ("power per chip (all-in)", units.watts(p.energy.all_in_power_w_per_chip)),
-            ("energy per output token", f"{p.energy.joules_per_token:.3g} J"),
-            ("cost per 1M output tokens", units.usd(p.energy.usd_per_million_tokens) if p.energy.usd_per_million_tokens is None
-             else f"${p.energy.usd_per_million_tokens:,.3f}")]  # fmt: skip
+    rows = [
+        ("TTFT", units.seconds(p.ttft_s)),
+        ("TPOT", units.seconds(p.tpot_s)),
+        ("output tokens/s per chip", f"{p.output_tokens_per_s_per_chip:,.1f}"),
+        ("output tokens/s per user", f"{p.output_tokens_per_s_per_user:,.1f}"),
+        ("input tokens/s per chip", f"{p.input_tokens_per_s_per_chip:,.1f}"),
+        ("weights per device", units.bytes_(p.memory.weight_bytes)),
+        ("KV budget per device", units.bytes_(p.memory.kv_budget_bytes)),
+        ("max sequences per rank", f"{p.memory.max_sequences_per_rank:,.0f}"),
+        ("power per chip (all-in)", units.watts(p.energy.all_in_power_w_per_chip)),
+        ("energy per output token", f"{p.energy.joules_per_token:.3g} J"),
+        ("cost per 1M output tokens", _usd3(p.energy.usd_per_million_tokens)),
+    ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

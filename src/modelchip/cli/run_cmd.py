@@ -10,8 +10,17 @@ from modelchip.cli import catalog_cmd
 from modelchip.cli.output import console
 from modelchip.cli.validate_cmd import validate
 
-DEFAULT_SYSTEMS = ("cloudmatrix384", "gb200-nvl72", "hgx-h20", "hgx-h800", "hgx-h100", "hgx-h200", "atlas-800t-a2",
-                   "atlas-800-a3", "metax-supernode-128")  # fmt: skip
+DEFAULT_SYSTEMS = (
+    "cloudmatrix384",
+    "gb200-nvl72",
+    "hgx-h20",
+    "hgx-h800",
+    "hgx-h100",
+    "hgx-h200",
+    "atlas-800t-a2",
+    "atlas-800-a3",
+    "metax-supernode-128",
+)
 
 
 def run(report: str = typer.Option("out/validation.html", "--report", help="where to write the HTML report")) -> None:

@@ -78,7 +78,9 @@ def native_gemm_format(chip: ChipSpec, requested: str) -> str:
     for fmt in FALLBACK_CHAIN.get(requested, (requested,)):
         if chip.compute.peak_flops(fmt) is not None:
             return fmt
-    raise UserError(f"chip '{chip.id}' has no matrix unit for {requested} or any fallback; add compute.bf16 to its YAML")
+    raise UserError(
+        f"chip '{chip.id}' has no matrix unit for {requested} or any fallback; add compute.bf16 to its YAML"
+    )
 
 
 def _storage_bytes(requested: str, compute_fmt: str) -> float:

@@ -147,10 +147,20 @@ def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> Operati
         else:
             hi = mid
     point = aggregated_point(t, hi, w)
-    # Poisson arrivals wait on average half a running step before joining the batch.
-    return OperatingPoint(point.concurrency_per_rank, point.step, point.step_time_s, point.tpot_s,
-                          point.ttft_s + point.step_time_s / 2, point.output_tokens_per_s_per_chip,
-                          point.requests_per_s_per_instance)  # fmt: skip
+    # Poisson arrivals wait for the running step to end (half a step on average) and queue for prefill
+    # capacity: an M/D/1 wait rho / (2 (1 - rho)) prefill service times at utilisation rho = rate / capacity.
+    rho = rate_per_instance / best.requests_per_s_per_instance
+    service = w.new_prompt_tokens * prefill_cost_per_token(t, w)
+    wait = point.step_time_s / 2 + rho / (2 * (1 - rho)) * max(service, point.step_time_s)
+    return OperatingPoint(
+        point.concurrency_per_rank,
+        point.step,
+        point.step_time_s,
+        point.tpot_s,
+        point.ttft_s + wait,
+        point.output_tokens_per_s_per_chip,
+        point.requests_per_s_per_instance,
+    )
 
 
 def best_under_slo(

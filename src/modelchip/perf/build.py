@@ -24,7 +24,9 @@ class PrecisionRequest:
     attention: str = "bf16"
 
 
-def resolve_hardware(hardware: str, system: str | None, catalog: Catalog | None = None) -> tuple[ChipSpec, SystemSpec | None]:
+def resolve_hardware(
+    hardware: str, system: str | None, catalog: Catalog | None = None
+) -> tuple[ChipSpec, SystemSpec | None]:
     """A chip or system id, plus an optional system id; a bare chip gets its smallest catalog system."""
     cat = catalog or load_catalog()
     chip, sys_from_hw = cat.resolve(hardware)

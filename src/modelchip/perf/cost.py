@@ -59,7 +59,10 @@ def compute_time(t: Target, op: Op) -> tuple[float, float]:
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
     if op.kind == "attention_decode":
-        flops_time = op.flops / (_device_peak(t, op.fmt) * eff.attention_decode_compute)
+        e = eff.attention_decode_compute
+        if op.name.endswith("core_mla") and t.precision.kv_bytes < 2 and eff.attention_decode_compute_fp8_kv:
+            e = eff.attention_decode_compute_fp8_kv
+        flops_time = op.flops / (_device_peak(t, op.fmt) * e)
         return flops_time, op.bytes / (bw * eff.attention_decode_memory)
     return op.flops / (_device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)
 
@@ -70,8 +73,12 @@ def fabrics(t: Target) -> tuple[Fabric, Fabric]:
     if t.system is not None:
         up = t.system.scale_up
         out = t.system.scale_out
-        scale_up = Fabric(up.bandwidth_bytes_per_s_per_direction_per_chip.value / dpc, up.latency_s.value,
-                          up.domain_size * dpc, eff.scale_up)  # fmt: skip
+        scale_up = Fabric(
+            up.bandwidth_bytes_per_s_per_direction_per_chip.value / dpc,
+            up.latency_s.value,
+            up.domain_size * dpc,
+            eff.scale_up,
+        )
         out_bw = out.bandwidth_bytes_per_s_per_direction_per_chip.value if out else 50e9
         out_lat = out.latency_s.value if out else DEFAULT_SCALE_OUT_LATENCY_S
         return scale_up, Fabric(out_bw / dpc, out_lat, 10**6, eff.scale_out)
@@ -90,10 +97,7 @@ def comm_time(t: Target, op: Op) -> float:
     n = max(op.group, 1)
     if n <= 1:
         return 0.0
-    if op.collective == "all_reduce":
-        wire = 2.0 * (n - 1) / n * op.bytes
-    else:
-        wire = op.bytes
+    wire = 2.0 * (n - 1) / n * op.bytes if op.collective == "all_reduce" else op.bytes
     if n <= up.domain_devices:
         return up.latency_s + wire / (up.bandwidth_per_device * up.efficiency)
     # The group spans several scale-up domains: the share of traffic that leaves the domain goes over

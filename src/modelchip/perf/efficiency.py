@@ -26,6 +26,8 @@ class FamilyEfficiency(_Frozen):
     attention_prefill_source: str
     attention_decode_memory: float = Field(gt=0, le=1)
     attention_decode_compute: float = Field(gt=0, le=1)
+    attention_decode_compute_fp8_kv: float | None = Field(default=None, gt=0, le=1)
+    """MLA decode with an FP8 latent cache: dequantisation-bound (kernels.md 2); None = same as BF16."""
     attention_decode_source: str
     memory: float = Field(gt=0, le=1)
     memory_source: str
@@ -63,6 +65,8 @@ class EngineProfile(_Frozen):
 
 class EngineTable(_Frozen):
     engines: dict[str, EngineProfile]
+    overlap_efficiency: float = Field(ge=0, le=1)
+    overlap_efficiency_source: str
     moe_imbalance: float = Field(ge=1)
     moe_imbalance_source: str
 

@@ -87,7 +87,9 @@ def gqa_ops(att: AttentionSpec, h: int, t: Target, shape: StepShape, count: floa
     kind: OpKind = "attention_prefill" if shape.phase == "prefill" else "attention_decode"
     return [
         _gemm("attn.qkv_proj", T, qkv_n, h, wb, fmt, count),
-        Op("attn.core", kind, core_flops, kv_read + 2 * T * q_width * ACT_BYTES, t.precision.attention_format, T, count),
+        Op(
+            "attn.core", kind, core_flops, kv_read + 2 * T * q_width * ACT_BYTES, t.precision.attention_format, T, count
+        ),
         _gemm("attn.o_proj", T, h, heads * att.v_head_dim, wb, fmt, count),
     ]
 
@@ -131,10 +133,24 @@ def _indexer_ops(att: AttentionSpec, h: int, t: Target, shape: StepShape, count:
     traffic = shape.sequences * (shape.context + shape.new_tokens) * att.indexer_head_dim * 1.0
     q_in = att.q_lora_rank or h
     return [
-        _gemm("attn.indexer_proj", T, att.indexer_heads * att.indexer_head_dim + att.indexer_head_dim, q_in,
-              t.precision.weight_bytes, t.precision.gemm_format, count),  # fmt: skip
-        Op("attn.indexer", "attention_prefill" if shape.phase == "prefill" else "attention_decode",
-           flops, traffic, "fp8" if t.chip.compute.peak_flops("fp8") else t.precision.attention_format, T, count),  # fmt: skip
+        _gemm(
+            "attn.indexer_proj",
+            T,
+            att.indexer_heads * att.indexer_head_dim + att.indexer_head_dim,
+            q_in,
+            t.precision.weight_bytes,
+            t.precision.gemm_format,
+            count,
+        ),
+        Op(
+            "attn.indexer",
+            "attention_prefill" if shape.phase == "prefill" else "attention_decode",
+            flops,
+            traffic,
+            "fp8" if t.chip.compute.peak_flops("fp8") else t.precision.attention_format,
+            T,
+            count,
+        ),
     ]
 
 
@@ -177,7 +193,10 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
     mats = 3 if mlp.gated else 2
     params_per_expert = mats * mlp.intermediate_size * h / lay.moe_tp
     flops = 2.0 * load * params_per_expert
-    traffic = touched * params_per_expert * t.precision.moe_weight_bytes + load * (h + 2 * mlp.intermediate_size / lay.moe_tp) * ACT_BYTES
+    traffic = (
+        touched * params_per_expert * t.precision.moe_weight_bytes
+        + load * (h + 2 * mlp.intermediate_size / lay.moe_tp) * ACT_BYTES
+    )
     ops = [
         _gemm("moe.router", shape.tokens, mlp.num_experts, h, ACT_BYTES, "bf16", count),
         Op("moe.experts", "gemm", flops, traffic, t.precision.moe_gemm_format, max(1.0, pairs_per_expert), count),
@@ -196,7 +215,15 @@ def _ep_comm_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float
     dispatch_bytes = 1.0 if t.precision.moe_gemm_format not in ("bf16", "fp16") else ACT_BYTES
     payload = send_tokens * mlp.top_k * h * remote
     return [
-        Op("moe.dispatch", "comm", 0.0, payload * dispatch_bytes, count=count, collective="all_to_all", group=t.layout.ep),
+        Op(
+            "moe.dispatch",
+            "comm",
+            0.0,
+            payload * dispatch_bytes,
+            count=count,
+            collective="all_to_all",
+            group=t.layout.ep,
+        ),
         Op("moe.combine", "comm", 0.0, payload * ACT_BYTES, count=count, collective="all_to_all", group=t.layout.ep),
     ]
 
@@ -212,7 +239,17 @@ def layer_ops(layer: LayerSpec, t: Target, shape: StepShape, count: float) -> li
     else:
         ops += dense_mlp_ops(mlp.intermediate_size, mlp.gated, h, t, T, count, "mlp")
     if t.layout.tp > 1:
-        ops.append(Op("tp.all_reduce", "comm", 0.0, T * h * ACT_BYTES, count=2 * count, collective="all_reduce", group=t.layout.tp))
+        ops.append(
+            Op(
+                "tp.all_reduce",
+                "comm",
+                0.0,
+                T * h * ACT_BYTES,
+                count=2 * count,
+                collective="all_reduce",
+                group=t.layout.tp,
+            )
+        )
     return ops
 
 
@@ -235,9 +272,13 @@ def mtp_ops(t: Target, shape: StepShape) -> list[Op]:
     draft_shape = StepShape("decode", shape.sequences, 1.0, shape.context)
     h = t.model.hidden_size
     ops = layer_ops(t.model.layers[-1], t, draft_shape, float(d))
-    ops.append(_gemm("mtp.eh_proj", shape.sequences, h, 2 * h, t.precision.weight_bytes, t.precision.gemm_format, float(d)))
+    ops.append(
+        _gemm("mtp.eh_proj", shape.sequences, h, 2 * h, t.precision.weight_bytes, t.precision.gemm_format, float(d))
+    )
     ops += head_ops(t, draft_shape, float(d))
-    return [Op(f"mtp.{op.name}", op.kind, op.flops, op.bytes, op.fmt, op.m, op.count, op.collective, op.group) for op in ops]
+    return [
+        Op(f"mtp.{op.name}", op.kind, op.flops, op.bytes, op.fmt, op.m, op.count, op.collective, op.group) for op in ops
+    ]
 
 
 def step_ops(t: Target, shape: StepShape) -> list[Op]:
@@ -249,5 +290,7 @@ def step_ops(t: Target, shape: StepShape) -> list[Op]:
     ops += head_ops(t, shape, 1.0 / pp if pp > 1 else 1.0)
     ops += mtp_ops(t, shape)
     if pp > 1:
-        ops.append(Op("pp.send_recv", "comm", 0.0, shape.tokens * t.model.hidden_size * ACT_BYTES, collective="p2p", group=2))
+        ops.append(
+            Op("pp.send_recv", "comm", 0.0, shape.tokens * t.model.hidden_size * ACT_BYTES, collective="p2p", group=2)
+        )
     return ops

@@ -77,7 +77,9 @@ def predict(req: PredictRequest) -> Prediction:
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
         if point.concurrency_per_rank * ranks < req.batch - 1e-6:
-            notes.append(f"batch {req.batch:g} exceeds the KV capacity; capped at {point.concurrency_per_rank * ranks:.0f}")
+            notes.append(
+                f"batch {req.batch:g} exceeds the KV capacity; capped at {point.concurrency_per_rank * ranks:.0f}"
+            )
         ttft, tpot, per_chip, decode = point.ttft_s, point.tpot_s, point.output_tokens_per_s_per_chip, point.step
         step_for_energy = decode
     elif req.mode == "decode":
@@ -89,13 +91,24 @@ def predict(req: PredictRequest) -> Prediction:
         tpot = decode.time_s * t.layout.pp / t.speculation.tokens_per_step()
         per_chip = 0.0
         step_for_energy = prefill_step
-    input_rate = (prompts_rank * req.isl / prefill_step.time_s / chips_per_rank) if req.mode == "prefill" else (
-        per_chip * req.isl / max(req.osl, 1.0))  # fmt: skip
+    input_rate = (
+        (prompts_rank * req.isl / prefill_step.time_s / chips_per_rank)
+        if req.mode == "prefill"
+        else (per_chip * req.isl / max(req.osl, 1.0))
+    )
     rate_for_energy = per_chip if req.mode != "prefill" else input_rate
     return Prediction(
-        request=req, target=t, ttft_s=ttft, tpot_s=tpot,
-        output_tokens_per_s_per_chip=per_chip, output_tokens_per_s_per_user=1.0 / tpot,
-        input_tokens_per_s_per_chip=input_rate, chips=t.layout.chips, memory=plan,
+        request=req,
+        target=t,
+        ttft_s=ttft,
+        tpot_s=tpot,
+        output_tokens_per_s_per_chip=per_chip,
+        output_tokens_per_s_per_user=1.0 / tpot,
+        input_tokens_per_s_per_chip=input_rate,
+        chips=t.layout.chips,
+        memory=plan,
         energy=energy(t, step_for_energy, rate_for_energy, req.price_per_chip_hour),
-        prefill=_phase(prefill_step), decode=_phase(decode), notes=tuple(notes),
-    )  # fmt: skip
+        prefill=_phase(prefill_step),
+        decode=_phase(decode),
+        notes=tuple(notes),
+    )

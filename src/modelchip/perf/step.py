@@ -2,9 +2,10 @@
 does it, plus the engine's host overhead per step.
 
 Two-batch overlap (DeepSeek profile-data, kernels.md 6): the batch is split into two micro-batches
-and one's dispatch/combine runs under the other's compute, so a step costs max(compute, comm) of the
-two halves; at small batches the halves re-read the weights and the overlap loses (LMSYS: -27% at 32
-tokens/GPU), which this formulation reproduces rather than assumes.
+and one's dispatch/combine runs under the other's compute, so a step costs
+compute + comm - h x min(compute, comm) of the two halves, with h the measured share that overlap
+hides (engines.yaml `overlap_efficiency`); at small batches the halves re-read the weights and the
+overlap loses (LMSYS: -27% at 32 tokens/GPU), which this formulation reproduces rather than assumes.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def step_time(t: Target, shape: StepShape) -> StepResult:
     compute, comm, by_bound = _sums(costs)
     if overlap:
         compute, comm = 2 * compute, 2 * comm
-        body = max(compute, comm)
-        exposed = max(0.0, comm - compute)
+        hidden = t.overlap_efficiency * min(compute, comm)
+        body = compute + comm - hidden
+        exposed = comm - hidden
     else:
         body = compute + comm
         exposed = comm

@@ -38,6 +38,7 @@ class Target:
     speculation: Speculation
     moe_imbalance: float
     gemm_m_half: float
+    overlap_efficiency: float
 
     @property
     def devices_per_chip(self) -> int:
@@ -81,4 +82,5 @@ def make_target(
         speculation=spec,
         moe_imbalance=engines.moe_imbalance,
         gemm_m_half=table.gemm_m_half,
+        overlap_efficiency=engines.overlap_efficiency,
     )

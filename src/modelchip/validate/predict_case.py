@@ -72,7 +72,9 @@ def _targets(case: Case, model: ModelSpec) -> list[Target]:
     if _layout_given(case):
         layout = _layout_of(case)
         if layout.chips != per_instance:
-            raise Unsupported(f"layout {layout.describe()} uses {layout.chips} chips, case says {per_instance} per instance")
+            raise Unsupported(
+                f"layout {layout.describe()} uses {layout.chips} chips, case says {per_instance} per instance"
+            )
         return [_target(case, model, layout)]
     if per_instance == 1:
         return [_target(case, model, Layout())]
@@ -122,16 +124,21 @@ def _s(ms: float | None) -> float | None:
     return ms / 1000.0 if ms is not None else None
 
 
+def _instances(case: Case, t: Target) -> int:
+    """Instances serving the case's load: the case's chips over the chips of one instance."""
+    return max(1, case.chips // t.layout.chips)
+
+
 def _aggregated_point(case: Case, t: Target) -> an.OperatingPoint:
     """The operating point a case describes for one instance."""
     w = _workload(case)
     wl = case.workload
     if wl.concurrency is not None:
-        return an.closed_loop(t, wl.concurrency / case.instances, w)
+        return an.closed_loop(t, wl.concurrency / _instances(case, t), w)
     ttft, tpot, p99 = _slo_limits(case)
     is_latency = case.metric in (Metric.TTFT_MS, Metric.TPOT_MS)
     if is_latency and wl.request_rate is not None:
-        point = an.at_request_rate(t, wl.request_rate / case.instances, w)
+        point = an.at_request_rate(t, wl.request_rate / _instances(case, t), w)
         return point if point is not None else an.offline(t, w)
     if ttft is not None or tpot is not None:
         point = an.best_under_slo(t, w, ttft, tpot, p99)

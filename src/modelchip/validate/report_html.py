@@ -201,9 +201,7 @@ def _unsupported_list(summary: ValidationSummary) -> str:
 def render_html(summary: ValidationSummary, results: Sequence[CaseResult], title: str) -> str:
     """The whole report page as a string."""
     overall = stats_table("set", {"all supported cases": summary.overall})
-    grouped = "".join(
-        f"<h3>By {escape(key)}</h3>{stats_table(key, table)}" for key, table in summary.groups.items()
-    )
+    grouped = "".join(f"<h3>By {escape(key)}</h3>{stats_table(key, table)}" for key, table in summary.groups.items())
     counts = (
         f"<p>{summary.n_cases} cases: {summary.n_supported} predicted, "
         f"{summary.n_unsupported} unsupported. error = (predicted − measured) / measured.</p>"

@@ -91,9 +91,7 @@ def run_case(case: Case, predictor: Predictor) -> CaseResult:
     return _result(case, predicted)
 
 
-def run_cases(
-    cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None
-) -> list[CaseResult]:
+def run_cases(cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None) -> list[CaseResult]:
     """Predict every case in order; `progress(done, total)` is called after each case."""
     todo = list(cases)
     results: list[CaseResult] = []
