@@ -142,9 +142,7 @@ def test_llama4_interleaving_and_chunked_attention() -> None:
     assert maverick.layers[1].mlp.shared_intermediate_size == 8192
     windows = [layer.attention.sliding_window for layer in maverick.layers[:4]]
     assert windows == [8192, 8192, 8192, None]  # iRoPE: every 4th layer global
-    assert all(
-        layer.mlp.kind == "moe" for layer in load_model("meta-llama/Llama-4-Scout-17B-16E-Instruct").layers
-    )
+    assert all(layer.mlp.kind == "moe" for layer in load_model("meta-llama/Llama-4-Scout-17B-16E-Instruct").layers)
 
 
 def test_native_weight_formats() -> None:
@@ -187,9 +185,7 @@ PUBLISHED = [
         "head",
         "DeepSeek-V3 report arXiv 2412.19437 abstract: 671B total, 37B activated",
     ),
-    Published(
-        "deepseek-ai/DeepSeek-R1", 671, 37, "head", "DeepSeek-R1 model card: 671B total, 37B activated"
-    ),
+    Published("deepseek-ai/DeepSeek-R1", 671, 37, "head", "DeepSeek-R1 model card: 671B total, 37B activated"),
     Published(
         "deepseek-ai/DeepSeek-V3.2",
         671,
@@ -197,12 +193,8 @@ PUBLISHED = [
         "head",
         "DeepSeek-V3.2 keeps V3's 671B main model + 37B activated; DSA indexer adds 0.85B",
     ),
-    Published(
-        "Qwen/Qwen3-235B-A22B", 235, 22, "both", "Qwen3-235B-A22B model card: 235B total, 22B activated"
-    ),
-    Published(
-        "Qwen/Qwen3-30B-A3B", 30.5, 3.3, "both", "Qwen3-30B-A3B model card: 30.5B total, 3.3B activated"
-    ),
+    Published("Qwen/Qwen3-235B-A22B", 235, 22, "both", "Qwen3-235B-A22B model card: 235B total, 22B activated"),
+    Published("Qwen/Qwen3-30B-A3B", 30.5, 3.3, "both", "Qwen3-30B-A3B model card: 30.5B total, 3.3B activated"),
     Published(
         "Qwen/Qwen3-Coder-480B-A35B-Instruct",
         480,
@@ -213,9 +205,7 @@ PUBLISHED = [
     Published("Qwen/Qwen3-32B", 32.8, None, "both", "Qwen3-32B model card: 32.8B"),
     Published("Qwen/Qwen3-8B", 8.2, None, "both", "Qwen3-8B model card: 8.2B"),
     Published("Qwen/Qwen2.5-72B-Instruct", 72.7, None, "both", "Qwen2.5-72B-Instruct model card: 72.7B"),
-    Published(
-        "Qwen/Qwen3.5-397B-A17B", 397, 17, "both", "Qwen3.5-397B-A17B model card: 397B total, 17B activated"
-    ),
+    Published("Qwen/Qwen3.5-397B-A17B", 397, 17, "both", "Qwen3.5-397B-A17B model card: 397B total, 17B activated"),
     Published("Qwen/Qwen3.5-27B", 27, None, "both", "Qwen3.5-27B model card / name: 27B"),
     Published("openai/gpt-oss-120b", 116.83, 5.13, "head", "gpt-oss model card (arXiv 2508.10925) Table 1"),
     Published("openai/gpt-oss-20b", 20.91, 3.61, "head", "gpt-oss model card (arXiv 2508.10925) Table 1"),
@@ -265,12 +255,8 @@ PUBLISHED = [
         "head",
         "Kimi K2.5 model card: 1T total, 32B activated (K2 text model)",
     ),
-    Published(
-        "zai-org/GLM-5", 744, None, "head", "GLM-5 model card: 744B total (40B active; convention unstated)"
-    ),
-    Published(
-        "XiaomiMiMo/MiMo-V2-Flash", 309, 15, "head", "MiMo-V2-Flash model card: 309B total, 15B active"
-    ),
+    Published("zai-org/GLM-5", 744, None, "head", "GLM-5 model card: 744B total (40B active; convention unstated)"),
+    Published("XiaomiMiMo/MiMo-V2-Flash", 309, 15, "head", "MiMo-V2-Flash model card: 309B total, 15B active"),
     Published(
         "MiniMaxAI/MiniMax-M2.5",
         230,
@@ -293,9 +279,7 @@ def test_counts_match_published_figures(published: Published) -> None:
     assert counts.total / B == pytest.approx(published.total_b, rel=0.02), published.source
     if published.active_b is not None:
         ours = counts.active + (counts.input_embedding if published.convention == "both" else 0)
-        assert ours / B == pytest.approx(published.active_b, rel=_tolerance(published.active_b)), (
-            published.source
-        )
+        assert ours / B == pytest.approx(published.active_b, rel=_tolerance(published.active_b)), published.source
 
 
 def test_deepseek_v3_checkpoint_with_mtp_is_685b() -> None:
@@ -333,11 +317,7 @@ def test_weight_bytes() -> None:
 
 def test_kv_bytes_per_token_gqa_and_mla() -> None:
     # Llama-3.1-70B: 80 layers x (k + v) x 8 KV heads x 128 x 2 B
-    assert (
-        kv_cache_bytes_per_token(load_model("meta-llama/Meta-Llama-3.1-70B"), 2)
-        == 80 * 2 * 8 * 128 * 2
-        == 327_680
-    )
+    assert kv_cache_bytes_per_token(load_model("meta-llama/Meta-Llama-3.1-70B"), 2) == 80 * 2 * 8 * 128 * 2 == 327_680
     # DeepSeek-V3: 61 layers x (512 latent + 64 rope key) x 2 B, one latent shared by all heads
     assert kv_cache_bytes_per_token(load_model("deepseek-ai/DeepSeek-V3"), 2) == 61 * (512 + 64) * 2 == 70_272
     # DeepSeek-V3.2 adds the indexer key (128 per token per layer), stored at the same element size

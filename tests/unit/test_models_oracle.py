@@ -37,9 +37,7 @@ _TOLERANCE = 0.01
 def _clean(config: dict[str, Any]) -> dict[str, Any]:
     kwargs = {k: v for k, v in config.items() if k not in _DROP}
     if isinstance(kwargs.get("text_config"), dict):
-        kwargs["text_config"] = {
-            k: v for k, v in kwargs["text_config"].items() if k not in _DROP - {"model_type"}
-        }
+        kwargs["text_config"] = {k: v for k, v in kwargs["text_config"].items() if k not in _DROP - {"model_type"}}
     return kwargs
 
 

@@ -27,11 +27,6 @@ from modelchip.models.hf_layers import (
 from modelchip.models.schema import AttentionSpec, LayerSpec, MLPSpec, ModelSpec
 
 
-def _architecture(f: Fields) -> str:
-    archs = f.items("architectures") or []
-    return str(archs[0]) if archs else "unknown"
-
-
 def _num_layers(f: Fields) -> int:
     return f.integer("num_hidden_layers")
 
@@ -55,7 +50,7 @@ def _dense_gqa(cfg: dict[str, Any], model_id: str, bias_default: bool) -> ModelS
     attention = gqa(f, bias_default=bias_default)
     mlp = dense_mlp(f, bias=f.flag("mlp_bias", False))
     layers = [LayerSpec(with_window(attention, w), mlp) for w in _sliding_windows(f, n)]
-    return build_spec(f, model_id, _architecture(f), layers)
+    return build_spec(f, model_id, layers)
 
 
 def llama(cfg: dict[str, Any], model_id: str) -> ModelSpec:
@@ -75,16 +70,14 @@ def mixtral(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     attention = gqa(f)
     mlp = moe_mlp(f, "num_local_experts")
     layers = [LayerSpec(with_window(attention, w), mlp) for w in _sliding_windows(f, n)]
-    return build_spec(f, model_id, _architecture(f), layers)
+    return build_spec(f, model_id, layers)
 
 
 def _qwen_moe_layers(f: Fields, n: int) -> list[MLPSpec]:
     """Qwen2/3-MoE: layer i is sparse unless in `mlp_only_layers`, every `decoder_sparse_step`-th layer."""
     step = f.integer("decoder_sparse_step", 1)
     dense_only = set(f.int_list("mlp_only_layers"))
-    moe = moe_mlp(
-        f, "num_experts", shared_size=f.integer("shared_expert_intermediate_size", 0, positive=False)
-    )
+    moe = moe_mlp(f, "num_experts", shared_size=f.integer("shared_expert_intermediate_size", 0, positive=False))
     dense = dense_mlp(f) if dense_only or step > 1 else moe
     return [moe if i not in dense_only and (i + 1) % step == 0 else dense for i in range(n)]
 
@@ -95,10 +88,10 @@ def qwen_moe(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     n = _num_layers(f)
     attention = gqa(f, bias_default=f.flag("qkv_bias", False))
     layers = [LayerSpec(attention, mlp) for mlp in _qwen_moe_layers(f, n)]
-    return build_spec(f, model_id, _architecture(f), layers)
+    return build_spec(f, model_id, layers)
 
 
-def _deepseek_spec(f: Fields, model_id: str, architecture: str, outer: Fields | None) -> ModelSpec:
+def _deepseek_spec(f: Fields, model_id: str, outer: Fields | None) -> ModelSpec:
     """DeepSeek-V3 layout: MLA on all layers; the first `first_k_dense_replace` layers dense, then MoE
     on every `moe_layer_freq`-th layer (DeepSeek-V3 report, arXiv 2412.19437, section 2.1.2)."""
     n = _num_layers(f)
@@ -110,21 +103,19 @@ def _deepseek_spec(f: Fields, model_id: str, architecture: str, outer: Fields | 
     dense = dense_mlp(f)
     mlps = [moe if i >= first_dense and i % freq == 0 else dense for i in range(n)]
     mtp = f.integer("num_nextn_predict_layers", 0, positive=False)
-    return build_spec(
-        f, model_id, architecture, [LayerSpec(attention, m) for m in mlps], mtp_layers=mtp, outer=outer
-    )
+    return build_spec(f, model_id, [LayerSpec(attention, m) for m in mlps], mtp_layers=mtp, outer=outer)
 
 
 def deepseek(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     """DeepSeek-V3/R1/V3.2 (DSA), Kimi-K2, GLM-5 (GLM-MoE-DSA): MLA + DeepSeekMoE."""
     f = Fields(cfg)
-    return _deepseek_spec(f, model_id, _architecture(f), None)
+    return _deepseek_spec(f, model_id, None)
 
 
 def kimi_k25(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     """Kimi-K2.5: a vision wrapper around a DeepSeek-V3-layout `text_config`."""
     f = Fields(cfg)
-    return _deepseek_spec(f.sub("text_config"), model_id, _architecture(f), f)
+    return _deepseek_spec(f.sub("text_config"), model_id, f)
 
 
 def _llama4_layer_types(f: Fields, n: int) -> list[str]:
@@ -152,15 +143,11 @@ def llama4(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     attention = gqa(f)
     chunk = f.opt_int("attention_chunk_size")
     layers = [
-        LayerSpec(
-            with_window(attention, chunk if kind == CHUNKED else None), moe if i in moe_layers else dense
-        )
+        LayerSpec(with_window(attention, chunk if kind == CHUNKED else None), moe if i in moe_layers else dense)
         for i, kind in enumerate(_llama4_layer_types(f, n))
     ]
-    notes = (
-        ["chunked local attention modelled as a sliding window of `attention_chunk_size`"] if chunk else []
-    )
-    return build_spec(f, model_id, _architecture(outer), layers, outer=outer, notes=notes)
+    notes = ["chunked local attention modelled as a sliding window of `attention_chunk_size`"] if chunk else []
+    return build_spec(f, model_id, layers, outer=outer, notes=notes)
 
 
 def gpt_oss(cfg: dict[str, Any], model_id: str) -> ModelSpec:
@@ -170,11 +157,8 @@ def gpt_oss(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     attention = gqa(f, bias_default=True)
     window = f.opt_int("sliding_window")
     mlp = moe_mlp(f, "num_local_experts", bias=True)
-    layers = [
-        LayerSpec(with_window(attention, window if kind == SLIDING else None), mlp)
-        for kind in layer_types(f, n)
-    ]
-    return build_spec(f, model_id, _architecture(f), layers)
+    layers = [LayerSpec(with_window(attention, window if kind == SLIDING else None), mlp) for kind in layer_types(f, n)]
+    return build_spec(f, model_id, layers)
 
 
 def _qwen3_5_kinds(f: Fields, n: int) -> list[str]:
@@ -194,11 +178,10 @@ def qwen3_5(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     linear = gated_deltanet(f)
     mlps = _qwen_moe_layers(f, n) if f.has("num_experts") else [dense_mlp(f)] * n
     layers = [
-        LayerSpec(linear if kind == LINEAR else full, m)
-        for kind, m in zip(_qwen3_5_kinds(f, n), mlps, strict=True)
+        LayerSpec(linear if kind == LINEAR else full, m) for kind, m in zip(_qwen3_5_kinds(f, n), mlps, strict=True)
     ]
     mtp = f.integer("mtp_num_hidden_layers", 0, positive=False)
-    return build_spec(f, model_id, _architecture(outer), layers, mtp_layers=mtp, outer=outer)
+    return build_spec(f, model_id, layers, mtp_layers=mtp, outer=outer)
 
 
 def minimax_m2(cfg: dict[str, Any], model_id: str) -> ModelSpec:
@@ -217,7 +200,7 @@ def minimax_m2(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     mtp = 0
     if f.flag("use_mtp", False):
         mtp = f.integer("num_mtp_modules", 1) * f.integer("mtp_transformer_layers", 1)
-    return build_spec(f, model_id, _architecture(f), _repeat(gqa(f), mlp, n), mtp_layers=mtp)
+    return build_spec(f, model_id, _repeat(gqa(f), mlp, n), mtp_layers=mtp)
 
 
 def _mimo_swa_attention(f: Fields) -> AttentionSpec:
@@ -256,11 +239,10 @@ def mimo_v2_flash(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     moe, dense = moe_mlp(f, "n_routed_experts", shared_size=shared), dense_mlp(f)
     full_attention, swa_attention = gqa(f), _mimo_swa_attention(f)
     layers = [
-        LayerSpec(swa_attention if s else full_attention, moe if m else dense)
-        for s, m in zip(swa, sparse, strict=True)
+        LayerSpec(swa_attention if s else full_attention, moe if m else dense) for s, m in zip(swa, sparse, strict=True)
     ]
     mtp = f.integer("num_nextn_predict_layers", 0, positive=False)
-    return build_spec(f, model_id, _architecture(f), layers, mtp_layers=mtp)
+    return build_spec(f, model_id, layers, mtp_layers=mtp)
 
 
 def _step_sparse_layers(f: Fields, n: int) -> set[int]:
@@ -270,9 +252,7 @@ def _step_sparse_layers(f: Fields, n: int) -> set[int]:
         try:
             return {int(i) for i in enum.split(",") if i.strip()}
         except ValueError as exc:
-            raise ConfigFieldError(
-                f"field '{f.name('moe_layers_enum')}' must list layer indices; fix it"
-            ) from exc
+            raise ConfigFieldError(f"field '{f.name('moe_layers_enum')}' must list layer indices; fix it") from exc
     if isinstance(enum, list):
         return set(f.int_list("moe_layers_enum"))
     return set(range(f.integer("first_k_dense_replace", 3, positive=False), n))
@@ -283,12 +263,8 @@ def step3p7(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     dense first layers then MoE with one shared expert of width `share_expert_dim`."""
     f = Fields(cfg)
     n = _num_layers(f)
-    experts_key = next(
-        (k for k in ("n_routed_experts", "num_experts", "moe_num_experts") if f.has(k)), "num_experts"
-    )
-    shared = f.integer("n_shared_experts", 1, positive=False) * f.integer(
-        "share_expert_dim", 0, positive=False
-    )
+    experts_key = next((k for k in ("n_routed_experts", "num_experts", "moe_num_experts") if f.has(k)), "num_experts")
+    shared = f.integer("n_shared_experts", 1, positive=False) * f.integer("share_expert_dim", 0, positive=False)
     moe, dense = moe_mlp(f, experts_key, shared_size=shared), dense_mlp(f)
     full = gqa(f)
     sliding = replace(
@@ -302,7 +278,7 @@ def step3p7(cfg: dict[str, Any], model_id: str) -> ModelSpec:
         for i, kind in enumerate(layer_types(f, n))
     ]
     mtp = f.integer("num_nextn_predict_layers", 0, positive=False)
-    return build_spec(f, model_id, _architecture(f), layers, mtp_layers=mtp)
+    return build_spec(f, model_id, layers, mtp_layers=mtp)
 
 
 def gemma4(cfg: dict[str, Any], model_id: str) -> ModelSpec:
@@ -315,20 +291,16 @@ def gemma4(cfg: dict[str, Any], model_id: str) -> ModelSpec:
     local = replace(gqa(f), sliding_window=f.integer("sliding_window"))
     global_kv = f.integer("num_global_key_value_heads", local.num_kv_heads)
     global_dim = f.integer("global_head_dim", local.head_dim)
-    full = replace(
-        local, sliding_window=None, num_kv_heads=global_kv, head_dim=global_dim, v_head_dim=global_dim
-    )
+    full = replace(local, sliding_window=None, num_kv_heads=global_kv, head_dim=global_dim, v_head_dim=global_dim)
     mlp = dense_mlp(f)
     if f.flag("enable_moe_block", False):
         mlp = moe_mlp(f, "num_experts", shared_size=f.integer("intermediate_size"), top_k_key="top_k_experts")
     layers = [LayerSpec(local if kind == SLIDING else full, mlp) for kind in layer_types(f, n, SLIDING)]
     notes = []
     if f.flag("attention_k_eq_v", False):
-        notes.append(
-            "global layers reuse the key projection as values (attention_k_eq_v); counted as k and v"
-        )
+        notes.append("global layers reuse the key projection as values (attention_k_eq_v); counted as k and v")
     if f.integer("num_kv_shared_layers", 0, positive=False) or f.integer(
         "hidden_size_per_layer_input", 0, positive=False
     ):
         notes.append("KV-shared layers / per-layer embeddings are not modelled")
-    return build_spec(f, model_id, _architecture(outer), layers, outer=outer, notes=notes)
+    return build_spec(f, model_id, layers, outer=outer, notes=notes)

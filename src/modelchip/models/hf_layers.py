@@ -89,9 +89,7 @@ def moe_mlp(
     width_key = "moe_intermediate_size" if f.has("moe_intermediate_size") else "intermediate_size"
     experts, top_k = f.integer(experts_key), f.integer(top_k_key)
     if top_k > experts:
-        raise ConfigFieldError(
-            f"field '{f.name(top_k_key)}' ({top_k}) exceeds the expert count ({experts}); fix it"
-        )
+        raise ConfigFieldError(f"field '{f.name(top_k_key)}' ({top_k}) exceeds the expert count ({experts}); fix it")
     return MLPSpec(
         kind="moe",
         intermediate_size=f.integer(width_key),
@@ -113,8 +111,7 @@ def layer_types(f: Fields, n_layers: int, default: str = FULL) -> list[str]:
     known = {FULL, SLIDING, LINEAR, CHUNKED}
     if len(raw) != n_layers or not all(isinstance(t, str) and t in known for t in raw):
         raise ConfigFieldError(
-            f"field '{f.name('layer_types')}' must list one of {sorted(known)} per layer "
-            f"({n_layers} layers); fix it"
+            f"field '{f.name('layer_types')}' must list one of {sorted(known)} per layer ({n_layers} layers); fix it"
         )
     return [str(t) for t in raw]
 
@@ -123,23 +120,28 @@ def with_window(attention: AttentionSpec, window: int | None) -> AttentionSpec:
     return replace(attention, sliding_window=window)
 
 
+def architecture(f: Fields) -> str:
+    archs = f.items("architectures") or []
+    return str(archs[0]) if archs else "unknown"
+
+
 def build_spec(
     f: Fields,
     model_id: str,
-    architecture: str,
     layers: Sequence[LayerSpec],
     *,
     mtp_layers: int = 0,
     outer: Fields | None = None,
     notes: Sequence[str] = (),
 ) -> ModelSpec:
-    """The common tail of every normaliser: sizes, tying, weight format, context length."""
+    """The common tail of every normaliser: sizes, tying, weight format, context length. `outer` is the
+    multimodal wrapper around a `text_config` `f` (its architecture and defaults apply)."""
     fmt = weight_format(f, outer)
     tie_default = outer.flag("tie_word_embeddings", False) if outer is not None else False
     all_notes = [*notes, *([fmt.note] if fmt.note else [])]
     return ModelSpec(
         id=model_id,
-        architecture=architecture,
+        architecture=architecture(outer or f),
         hidden_size=f.integer("hidden_size"),
         vocab_size=f.integer("vocab_size"),
         layers=tuple(layers),

@@ -104,15 +104,9 @@ def _mlp_params(m: MLPSpec, hidden: int) -> _MLPParams:
     if m.kind == "dense":
         return _MLPParams(dense=_ffn_params(m.intermediate_size, hidden, m.gated, m.mlp_bias))
     expert = _ffn_params(m.intermediate_size, hidden, m.gated, m.mlp_bias)
-    shared = (
-        _ffn_params(m.shared_intermediate_size, hidden, m.gated, m.mlp_bias)
-        if m.shared_intermediate_size
-        else 0
-    )
+    shared = _ffn_params(m.shared_intermediate_size, hidden, m.gated, m.mlp_bias) if m.shared_intermediate_size else 0
     router = m.num_experts * hidden + (m.num_experts if m.mlp_bias else 0)
-    return _MLPParams(
-        routed=m.num_experts * expert, routed_active=m.top_k * expert, shared=shared, router=router
-    )
+    return _MLPParams(routed=m.num_experts * expert, routed_active=m.top_k * expert, shared=shared, router=router)
 
 
 @dataclass(frozen=True)
@@ -123,9 +117,7 @@ class _LayerParams:
 
     @property
     def total(self) -> int:
-        return (
-            self.attention + self.mlp.dense + self.mlp.routed + self.mlp.shared + self.mlp.router + self.norms
-        )
+        return self.attention + self.mlp.dense + self.mlp.routed + self.mlp.shared + self.mlp.router + self.norms
 
     @property
     def active(self) -> int:
