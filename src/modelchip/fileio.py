@@ -26,7 +26,9 @@ def read_structured(path: Path) -> Any:
         return yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         where = _error_position(exc)
-        raise UserError(f"{path}{where}: malformed {path.suffix.lstrip('.').upper() or 'YAML'}; fix the syntax") from exc
+        raise UserError(
+            f"{path}{where}: malformed {path.suffix.lstrip('.').upper() or 'YAML'}; fix the syntax"
+        ) from exc
 
 
 def _error_position(exc: Exception) -> str:

@@ -1,0 +1,45 @@
+"""Speed benchmarks (recorded in the README). Run with `make bench`.
+
+- predict: wall time of one `predict()` call (DeepSeek-R1 on CloudMatrix384, and Llama-3.1-70B on H100),
+  median of repeated calls after a warm-up.
+- validate: wall time of replaying the bundled public cases.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+from modelchip.deploy.layout import Layout
+from modelchip.perf.predict import PredictRequest, predict
+from modelchip.validate import load_cases, run_cases, summarize
+from modelchip.validate.predict_case import predict_case
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    dsr1 = PredictRequest("deepseek-ai/DeepSeek-R1", "cloudmatrix384", layout=Layout(dp=16, ep=32), batch=1536)
+    llama = PredictRequest("meta-llama/Meta-Llama-3.1-70B", "h100-sxm", layout=Layout(tp=4), batch=128)
+    for name, req in (
+        ("predict DeepSeek-R1 on cloudmatrix384 (dp16 ep32)", dsr1),
+        ("predict Llama-3.1-70B tp4 h100", llama),
+    ):
+        print(f"{name}: {_median_time(lambda r=req: predict(r), 50) * 1e3:.2f} ms")
+    cases = load_cases(None)
+    start = time.perf_counter()
+    summary = summarize(run_cases(cases, predict_case))
+    print(f"validate {summary.n_cases} public cases: {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+"""Performance model, hand-computed: one op, one collective, KV and weight bytes, MTP, precision, layouts.
+
+Expected values are written from datasheet numbers (hardware.md, as carried by the catalog YAMLs) and the
+model configs, not from the code's output. Efficiency fractions are data that another file owns
+(perf/data/efficiency.yaml), so they are read from `efficiency_table()` and plugged into the formula here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from modelchip.catalog.loader import load_catalog
+from modelchip.deploy.layout import Layout
+from modelchip.deploy.precision import resolve_precision
+from modelchip.errors import UserError
+from modelchip.models.hf import load_model
+from modelchip.models.params import count_params
+from modelchip.perf.build import build_target, speculation_from
+from modelchip.perf.cost import comm_time, op_cost
+from modelchip.perf.efficiency import efficiency_table, engine_table
+from modelchip.perf.memory import kv_bytes_per_sequence, memory_plan, require_fit, weight_bytes_per_device
+from modelchip.perf.ops import Op, StepShape, dense_mlp_ops, layer_ops
+from modelchip.perf.target import Speculation
+
+LLAMA_8B = "meta-llama/Meta-Llama-3.1-8B"
+LLAMA_70B = "meta-llama/Meta-Llama-3.1-70B"
+LLAMA_405B = "meta-llama/Meta-Llama-3.1-405B"
+DEEPSEEK_V3 = "deepseek-ai/DeepSeek-V3"
+
+# H100 SXM5 datasheet (hardware.md [S1]): dense BF16 989.4 TFLOP/s, HBM3 3.35 TB/s, 80 GB, NVLink4 450 GB/s
+# per direction; HGX H100 NCCL all-reduce floor 20 us (kernels.md 4.3).
+H100_BF16_FLOPS = 989.4e12
+H100_HBM_BYTES_PER_S = 3.35e12
+H100_HBM_BYTES = 80.0e9
+H100_NVLINK_BYTES_PER_S = 450.0e9
+HGX_H100_LATENCY_S = 20.0e-6
+
+# Llama-3.1-8B config.json: hidden 4096, intermediate 14336, 32 heads, 8 KV heads, 32 layers.
+L8_HIDDEN, L8_FFN = 4096, 14336
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+# --- catalog numbers the hand computations rely on ---------------------------------------------
+
+
+def test_h100_catalog_matches_datasheet() -> None:
+    cat = load_catalog()
+    chip = cat.chip("h100-sxm")
+    assert chip.compute.peak_flops("bf16") == pytest.approx(H100_BF16_FLOPS)
+    assert chip.memory.bandwidth_bytes_per_s.value == pytest.approx(H100_HBM_BYTES_PER_S)
+    assert chip.memory.capacity_bytes.value == pytest.approx(H100_HBM_BYTES)
+    hgx = cat.system("hgx-h100")
+    assert hgx.chip == "h100-sxm" and hgx.chip_count == 8
+    assert hgx.scale_up.bandwidth_bytes_per_s_per_direction_per_chip.value == pytest.approx(H100_NVLINK_BYTES_PER_S)
+    assert hgx.scale_up.latency_s.value == pytest.approx(HGX_H100_LATENCY_S)
+    assert hgx.scale_up.domain_size == 8
+
+
+# --- one GEMM ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokens", [1, 256, 8192])
+def test_gemm_flops_bytes_and_roofline_time_on_h100(tokens: int) -> None:
+    """mlp.down of Llama-3.1-8B (M=tokens, N=4096, K=14336) in BF16 on one H100."""
+    t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1))
+    ops = {op.name: op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, float(tokens), 1.0, "mlp")}
+    down = ops["mlp.down"]
+    m, n, k = tokens, L8_HIDDEN, L8_FFN
+    assert down.kind == "gemm"
+    assert down.fmt == "bf16"
+    assert down.flops == pytest.approx(2.0 * m * n * k)
+    # Weights N x K in BF16 read once; activations M x K in and M x N out, BF16.
+    assert down.bytes == pytest.approx(n * k * 2.0 + m * (n + k) * 2.0)
+
+    up_gate = ops["mlp.up_gate"]
+    assert up_gate.flops == pytest.approx(2.0 * m * (2 * L8_FFN) * L8_HIDDEN)  # gate and up fused
+
+    table = efficiency_table()
+    fam = table.for_chip("h100-sxm")
+    assert table.family_name("h100-sxm") == "hopper"
+    eff = fam.gemm["bf16"] * m / (m + table.gemm_m_half)
+    t_compute = 2.0 * m * n * k / (H100_BF16_FLOPS * eff)
+    t_memory = (n * k * 2.0 + m * (n + k) * 2.0) / (H100_HBM_BYTES_PER_S * fam.memory)
+    overhead = engine_table().profile(None).kernel_overhead_s
+    cost = op_cost(t, down)
+    assert cost.time_s == pytest.approx(max(t_compute, t_memory) + overhead, rel=1e-9)
+    if overhead < max(t_compute, t_memory):
+        assert cost.bound == ("compute" if t_compute >= t_memory else "memory")
+
+
+def test_gemm_bound_flips_from_memory_to_compute_with_m() -> None:
+    """A decode GEMM (M=1) streams weights; a prefill GEMM (M=8192) is compute-bound (AI >> ridge)."""
+    t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1))
+    bounds = {}
+    for m in (1, 8192):
+        down = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, float(m), 1.0, "mlp") if op.name == "mlp.down")
+        bounds[m] = op_cost(t, down).bound
+    assert bounds[1] in ("memory", "overhead")
+    assert bounds[8192] == "compute"
+
+
+def test_gemm_count_multiplies_total_not_per_occurrence() -> None:
+    t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1))
+    one = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, 64.0, 1.0, "mlp") if op.name == "mlp.down")
+    many = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, 64.0, 32.0, "mlp") if op.name == "mlp.down")
+    assert op_cost(t, many).time_s == pytest.approx(op_cost(t, one).time_s)
+    assert op_cost(t, many).total_s == pytest.approx(32 * op_cost(t, one).time_s)
+
+
+def test_tp_shards_gemm_width() -> None:
+    """tp=8 gives each device 1/8 of the FFN width: FLOPs and weight bytes of mlp.down / 8."""
+    t1 = build_target(LLAMA_8B, "hgx-h100", Layout(tp=1))
+    t8 = build_target(LLAMA_8B, "hgx-h100", Layout(tp=8))
+    d1 = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t1, 128.0, 1.0, "mlp") if op.name == "mlp.down")
+    d8 = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t8, 128.0, 1.0, "mlp") if op.name == "mlp.down")
+    assert d8.flops == pytest.approx(2.0 * 128 * L8_HIDDEN * L8_FFN / 8)
+    assert d8.bytes == pytest.approx(L8_HIDDEN * L8_FFN / 8 * 2.0 + 128 * (L8_HIDDEN + L8_FFN / 8) * 2.0)
+    assert d1.flops == pytest.approx(8 * d8.flops)
+
+
+# --- one collective ------------------------------------------------------------------------------
+
+
+def test_tp_all_reduce_alpha_beta_on_hgx_h100() -> None:
+    """Ring all-reduce of the decode activations of 64 sequences over 8 GPUs:
+    t = alpha + 2(n-1)/n x bytes / (bw x eff) (Patarasuk & Yuan 2009)."""
+    t = build_target(LLAMA_8B, "hgx-h100", Layout(tp=8))
+    assert t.system is not None and t.system.id == "hgx-h100"
+    layer = t.model.layers[0]
+    shape = StepShape("decode", 64.0, 1.0, 1024.0)
+    ar = [op for op in layer_ops(layer, t, shape, 1.0) if op.collective == "all_reduce"]
+    assert len(ar) == 1
+    op = ar[0]
+    message = 64 * L8_HIDDEN * 2.0  # BF16 hidden state of every token
+    assert op.bytes == pytest.approx(message)
+    assert op.group == 8
+    assert op.count == pytest.approx(2.0)  # after attention and after the MLP
+
+    eff = efficiency_table().for_chip("h100-sxm").scale_up
+    n = 8
+    expected = HGX_H100_LATENCY_S + 2 * (n - 1) / n * message / (H100_NVLINK_BYTES_PER_S * eff)
+    assert comm_time(t, op) == pytest.approx(expected, rel=1e-9)
+    cost = op_cost(t, op)
+    assert cost.bound == "communication"
+    assert cost.time_s == pytest.approx(expected, rel=1e-9)
+
+
+def test_all_reduce_of_one_device_is_free() -> None:
+    t = build_target(LLAMA_8B, "hgx-h100", Layout(tp=1))
+    op = Op("x", "comm", 0.0, 1e6, collective="all_reduce", group=1)
+    assert comm_time(t, op) == 0.0
+    shape = StepShape("decode", 8.0, 1.0, 128.0)
+    assert not [o for o in layer_ops(t.model.layers[0], t, shape, 1.0) if o.kind == "comm"]
+
+
+# --- KV cache ------------------------------------------------------------------------------------
+
+
+def test_kv_bytes_per_token_mla_deepseek_v3() -> None:
+    """MLA caches one latent (kv_lora_rank 512) + one RoPE key (64) per token per layer: 61 x 576 x 2 B."""
+    t = build_target(DEEPSEEK_V3, "h100-sxm", Layout(tp=1))
+    assert t.precision.kv_bytes == 2.0
+    assert kv_bytes_per_sequence(t, 1.0) == pytest.approx(61 * (512 + 64) * 2)
+    assert kv_bytes_per_sequence(t, 4096.0) == pytest.approx(4096 * 61 * (512 + 64) * 2)
+
+
+def test_kv_mla_latent_is_replicated_over_tp() -> None:
+    t = build_target(DEEPSEEK_V3, "hgx-h100", Layout(tp=8))
+    assert kv_bytes_per_sequence(t, 1.0) == pytest.approx(61 * (512 + 64) * 2)
+
+
+def test_kv_bytes_per_token_gqa_llama_70b() -> None:
+    """GQA: K and V of 8 KV heads of 128 per layer: 80 x 2 x 8 x 128 x 2 B = 327,680 B."""
+    t = build_target(LLAMA_70B, "h100-sxm", Layout(tp=1))
+    assert kv_bytes_per_sequence(t, 1.0) == pytest.approx(80 * 2 * 8 * 128 * 2)
+    assert kv_bytes_per_sequence(t, 1.0) == pytest.approx(327_680)
+
+
+@pytest.mark.parametrize(("tp", "kv_heads_per_device"), [(2, 4), (8, 1), (16, 1)])
+def test_kv_gqa_sharded_over_tp_then_replicated(tp: int, kv_heads_per_device: int) -> None:
+    """8 KV heads split over tp; past tp=8 each device keeps a copy of its one KV head."""
+    hw = "hgx-h100" if tp <= 8 else "h100-sxm"
+    t = build_target(LLAMA_70B, hw, Layout(tp=tp))
+    assert kv_bytes_per_sequence(t, 1.0) == pytest.approx(80 * 2 * kv_heads_per_device * 128 * 2)
+
+
+# --- weights -------------------------------------------------------------------------------------
+
+
+def test_weights_llama_8b_tp1_bf16_are_params_times_two() -> None:
+    spec = load_model(LLAMA_8B)
+    params = count_params(spec).total
+    # Llama-3.1-8B: 8.03 B parameters (Meta model card); untied 128,256 x 4096 embedding and LM head.
+    assert 8.0e9 <= params <= 8.1e9
+    t = build_target(spec, "h100-sxm", Layout(tp=1))
+    assert t.precision.weight_bytes == 2.0
+    assert weight_bytes_per_device(t) == pytest.approx(params * 2.0, rel=1e-9)
+
+
+def test_weights_llama_8b_tp8_are_an_eighth() -> None:
+    spec = load_model(LLAMA_8B)
+    t8 = build_target(spec, "hgx-h100", Layout(tp=8))
+    assert weight_bytes_per_device(t8) == pytest.approx(count_params(spec).total * 2.0 / 8, rel=1e-9)
+
+
+# --- MTP -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("draft", "acceptance", "expected"),
+    [(0, 0.9, 1.0), (1, 0.8, 1.8), (2, 0.5, 1.75), (3, 0.7, 1 + 0.7 + 0.49 + 0.343)],
+)
+def test_mtp_tokens_per_step(draft: int, acceptance: float, expected: float) -> None:
+    assert Speculation(draft, acceptance).tokens_per_step() == pytest.approx(expected)
+
+
+def test_mtp_acceptance_from_accept_length() -> None:
+    """Two drafts, 2.5 tokens per step: 1 + a + a^2 = 2.5 -> a = (sqrt(7) - 1) / 2."""
+    spec = speculation_from(2, None, 2.5)
+    assert spec.draft_tokens == 2
+    assert spec.acceptance == pytest.approx((math.sqrt(7) - 1) / 2, abs=1e-6)
+    assert speculation_from(0, 0.9, None).tokens_per_step() == 1.0
+
+
+def test_mtp_acceptance_out_of_range_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="acceptance"):
+        speculation_from(1, 1.5, None)
+
+
+# --- precision -----------------------------------------------------------------------------------
+
+
+def test_fp8_on_ascend_910c_runs_int8_with_a_note() -> None:
+    """910C has no FP8 unit (hardware.md): FP8 checkpoints are re-quantised to INT8 (formats.md 5)."""
+    chip = load_catalog().chip("ascend-910c")
+    assert chip.compute.peak_flops("fp8") is None and chip.compute.peak_flops("int8") is not None
+    plan = resolve_precision(chip, weights="fp8")
+    assert plan.gemm_format == "int8"
+    assert plan.moe_gemm_format == "int8"
+    assert plan.weight_bytes == 1.0
+    assert plan.notes, "the conversion must be reported"
+    assert any("fp8" in n and "int8" in n for n in plan.notes)
+
+
+def test_nvfp4_on_h100_falls_back_to_fp8() -> None:
+    chip = load_catalog().chip("h100-sxm")
+    plan = resolve_precision(chip, weights="nvfp4")
+    assert plan.gemm_format == "fp8"
+    assert any("nvfp4" in n for n in plan.notes)
+
+
+def test_nvfp4_on_b200_is_native() -> None:
+    chip = load_catalog().chip("b200")
+    plan = resolve_precision(chip, weights="nvfp4")
+    assert plan.gemm_format == "nvfp4"
+    assert plan.notes == ()
+    # NVFP4: 4-bit E2M1 values + one E4M3 scale per 16 elements = 0.5 + 1/16 bytes.
+    assert plan.weight_bytes == pytest.approx(0.5 + 1 / 16)
+
+
+def test_bf16_on_h100_is_native_without_notes() -> None:
+    plan = resolve_precision(load_catalog().chip("h100-sxm"), weights="bf16")
+    assert (plan.gemm_format, plan.weight_bytes, plan.kv_bytes, plan.notes) == ("bf16", 2.0, 2.0, ())
+
+
+def test_unknown_precision_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="fp3"):
+        resolve_precision(load_catalog().chip("h100-sxm"), weights="fp3")
+
+
+# --- layouts -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "layout", "needle"),
+    [
+        (LLAMA_8B, Layout(tp=3), "tp=3"),  # 32 heads
+        (LLAMA_8B, Layout(ep=2), "ep"),  # dense model
+        (LLAMA_8B, Layout(pp=33), "pp=33"),  # 32 layers
+        (LLAMA_8B, Layout(tp=0), "tp"),
+    ],
+)
+def test_invalid_layouts_raise_user_error(model: str, layout: Layout, needle: str) -> None:
+    with pytest.raises(UserError, match=re.escape(needle)):
+        build_target(model, "h100-sxm", layout)
+
+
+def test_valid_layouts_build() -> None:
+    assert build_target(LLAMA_8B, "hgx-h100", Layout(tp=8)).layout.tp == 8
+    assert build_target(LLAMA_8B, "h100-sxm", Layout(pp=32)).layout.pp == 32
+    t = build_target(DEEPSEEK_V3, "hgx-h100", Layout(dp=8, ep=8))
+    assert t.layout.ep == 8
+
+
+# --- fit -----------------------------------------------------------------------------------------
+
+
+def test_llama_405b_bf16_does_not_fit_one_h100() -> None:
+    """405 B parameters x 2 B = ~810 GB of BF16 weights against 80 GB of HBM."""
+    t = build_target(LLAMA_405B, "h100-sxm", Layout(tp=1), None)
+    plan = memory_plan(t, 1280.0)
+    assert not plan.fits
+    with pytest.raises(UserError) as info:
+        require_fit(t, plan)
+    msg = str(info.value)
+    assert "does not fit" in msg
+    assert "\n" not in msg
+    assert "80.0 GB" in msg
+    numbers = [float(x) for x in re.findall(r"(\d+(?:\.\d+)?) GB", msg)]
+    # The weights-plus-reserve figure: at least 405e9 x 2 B, at most that plus a 40 GB reserve.
+    assert any(810.0 <= x <= 850.0 for x in numbers), msg
+
+
+def test_llama_8b_bf16_fits_one_h100_with_kv_budget() -> None:
+    t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1))
+    plan = memory_plan(t, 2048.0)
+    assert plan.fits
+    require_fit(t, plan)
+    # 80 GB - 16.06 GB weights - reserve: between 50 and 64 GB for KV.
+    assert 50e9 <= plan.kv_budget_bytes <= 64e9
+    assert plan.max_sequences_per_rank == pytest.approx(plan.kv_budget_bytes / (2048 * 32 * 2 * 8 * 128 * 2))
