@@ -5,8 +5,9 @@ stay consistent with the step times they are built from."""
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,7 +41,7 @@ SCENARIOS: tuple[tuple[str, str, Layout, str | None, int], ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _target(index: int) -> Target:
     model, hw, layout, engine, drafts = SCENARIOS[index]
     spec = Speculation(drafts, 0.7) if drafts else None
@@ -104,6 +105,33 @@ def test_larger_decode_batch_is_never_faster(i: int, b: float, extra: float, ctx
     assert an.decode_step(t, b, ctx).time_s <= an.decode_step(t, b + extra, ctx).time_s * (1 + REL)
 
 
+@pytest.mark.xfail(
+    reason="two-batch overlap switches on at exactly 2 sequences (step.uses_two_batch_overlap), so a prefill "
+    "step of 2 x 4096 tokens is predicted ~10% faster than one of 1.99 x 4096 tokens on DeepSeek-V3 EP8 sglang",
+    strict=True,
+)
+def test_more_prefill_tokens_are_never_faster_across_the_two_batch_overlap_switch() -> None:
+    t = _target(2)  # DeepSeek-V3, hgx-h100, dp8 ep8, sglang (two-batch overlap)
+    assert t.engine.two_batch_overlap and t.layout.ep > 1
+    less = step_time(t, StepShape("prefill", 1.99, 4096.0, 0.0)).time_s
+    more = step_time(t, StepShape("prefill", 2.0, 4096.0, 0.0)).time_s
+    assert less <= more * (1 + REL)
+
+
+@SETTINGS
+@given(scenario, st.floats(1.0, 64.0), st.floats(0.0, 64.0), st.sampled_from([128.0, 1024.0, 8192.0]))
+def test_more_prefill_sequences_are_never_faster_on_one_side_of_the_overlap_switch(
+    i: int, s: float, extra: float, prompt: float
+) -> None:
+    t = _target(i)
+    lo, hi = s, s + extra
+    if lo < 2.0 <= hi:  # the switch itself is the xfail above
+        lo = 2.0
+    a = step_time(t, StepShape("prefill", lo, prompt, 0.0)).time_s
+    b = step_time(t, StepShape("prefill", hi, prompt, 0.0)).time_s
+    assert a <= b * (1 + REL)
+
+
 @SETTINGS
 @given(scenario, batch, context, st.floats(0.0, 65536.0))
 def test_longer_context_is_never_faster(i: int, b: float, ctx: float, extra: float) -> None:
@@ -117,7 +145,7 @@ DENSE_TP = (1, 2, 4, 8, 16, 32, 64)  # divisors of Llama-3.1-70B's 64 heads
 MOE_EP = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _weights(model: str, hw: str, layout: Layout, precision: str | None) -> float:
     return weight_bytes_per_device(build_target(model, hw, layout, PrecisionRequest(weights=precision)))
 

@@ -99,7 +99,9 @@ def test_gemm_bound_flips_from_memory_to_compute_with_m() -> None:
     t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1))
     bounds = {}
     for m in (1, 8192):
-        down = next(op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, float(m), 1.0, "mlp") if op.name == "mlp.down")
+        down = next(
+            op for op in dense_mlp_ops(L8_FFN, True, L8_HIDDEN, t, float(m), 1.0, "mlp") if op.name == "mlp.down"
+        )
         bounds[m] = op_cost(t, down).bound
     assert bounds[1] in ("memory", "overhead")
     assert bounds[8192] == "compute"
