@@ -47,8 +47,9 @@ def validate(
         print_json(to_json(summary, results))
         return
     table = Table(title=f"Validation: {summary.n_supported} predicted, {summary.n_unsupported} unsupported")
-    for col in ("group", "n", "median |err|", "p90 |err|", "within 15%", "within 30%"):
-        table.add_column(col, justify="right" if col != "group" else "left")
+    table.add_column("group", overflow="fold", min_width=24)
+    for col in ("n", "median |err|", "p90 |err|", "within 15%", "within 30%"):
+        table.add_column(col, justify="right")
     _add(table, "overall", summary.overall)
     for key in ("hardware", "metric"):
         for name, stats in summary.groups[key].items():
