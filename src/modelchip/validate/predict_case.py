@@ -18,7 +18,7 @@ from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.memory import memory_plan
 from modelchip.perf.target import Target
-from modelchip.validate.cases import Case, Metric, Unsupported
+from modelchip.validate.cases import Case, Metric, Pool, Unsupported
 
 DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (kernels.md 6: 16K tokens/GPU)
 
@@ -193,6 +193,44 @@ def _score(case: Case, t: Target) -> float:
     return point.output_tokens_per_s_per_chip if point is not None else 0.0
 
 
+def _pool_target(case: Case, model: ModelSpec, pool: Pool) -> Target:
+    layout = Layout(pool.parallel.tp, pool.parallel.pp, pool.parallel.dp, pool.parallel.ep, pool.parallel.moe_tp)
+    if layout.chips != pool.chips_per_worker:
+        raise Unsupported(f"pool layout {layout.describe()} uses {layout.chips} chips, not {pool.chips_per_worker}")
+    return _target(case, model, layout)
+
+
+def _disaggregated_value(case: Case, model: ModelSpec) -> float:
+    """Prefill and decode pools in series: the system serves the lesser of the two pools' request rates;
+    TTFT is one prefill step plus the KV transfer over the scale-out NIC (DistServe, OSDI 2024)."""
+    if case.prefill is None or case.decode is None:
+        raise Unsupported("a disaggregated case needs both prefill and decode pools")
+    w = _workload(case)
+    tp, td = _pool_target(case, model, case.prefill), _pool_target(case, model, case.decode)
+    prompts = float(case.prefill.batch or 1)
+    p_rank = prompts * w.new_prompt_tokens / tp.attention_ranks
+    p_per_chip, p_step = an.prefill_pool(tp, p_rank, w)
+    p_rate = p_per_chip * tp.layout.chips * case.prefill.workers / w.isl
+    context = case.workload.kv_len or w.mean_context
+    d_batch = case.decode.batch or max(1.0, min(memory_plan(td, context).max_sequences_per_rank, 4096.0))
+    d_rank = d_batch / td.attention_ranks if case.decode.batch else d_batch
+    tpot, d_per_chip, _ = an.decode_pool(td, d_rank, context)
+    d_rate = d_per_chip * td.layout.chips * case.decode.workers / w.osl
+    rate = min(p_rate, d_rate)
+    nic = tp.chip.scale_out.bandwidth_bytes_per_s_per_direction.value if tp.chip.scale_out else 50e9
+    transfer = memory_plan(tp, w.isl).kv_bytes_per_sequence * tp.layout.tp / nic
+    values = {
+        Metric.TTFT_MS: (p_step.time_s + transfer) * 1000.0,
+        Metric.TPOT_MS: tpot * 1000.0,
+        Metric.TOKENS_PER_S_PER_USER: 1.0 / tpot,
+        Metric.OUTPUT_TOKENS_PER_S: rate * w.osl,
+        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: rate * w.osl / case.chips,
+        Metric.DECODE_TOKENS_PER_S_PER_CHIP: d_per_chip,
+        Metric.PREFILL_TOKENS_PER_S_PER_CHIP: p_per_chip,
+    }
+    return values[case.metric]
+
+
 def _value(case: Case, t: Target) -> float:
     if case.mode == "prefill":
         return _prefill_value(case, t)
@@ -200,14 +238,14 @@ def _value(case: Case, t: Target) -> float:
         return _decode_value(case, t)
     if case.mode == "aggregated":
         return _aggregated_value(case, _aggregated_point(case, t))
-    raise Unsupported("disaggregated cases need the serving simulator (not built yet)")
+    raise Unsupported(f"mode '{case.mode}' is not predicted")
 
 
 def predict_case(case: Case) -> float:
     """The model's prediction of `case.metric` for the case's setup."""
-    if case.mode == "disaggregated":
-        raise Unsupported("disaggregated cases need the serving simulator (not built yet)")
     model = load_model(case.model)
+    if case.mode == "disaggregated":
+        return _disaggregated_value(case, model)
     targets = _targets(case, model)
     best = max(targets, key=lambda t: _score(case, t)) if len(targets) > 1 else targets[0]
     return _value(case, best)
