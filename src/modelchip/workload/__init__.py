@@ -1,0 +1,1 @@
+"""Workloads: request lengths, arrival processes, traces and named presets."""
