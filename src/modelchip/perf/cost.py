@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from modelchip.perf.ops import Op
+import numpy as np
+
+from modelchip.perf.ops import Num, Op
 from modelchip.perf.target import Target
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
@@ -48,12 +50,12 @@ def _device_bandwidth(t: Target) -> float:
     return t.chip.memory.bandwidth_bytes_per_s.value / t.devices_per_chip
 
 
-def compute_time(t: Target, op: Op) -> tuple[float, float]:
+def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
     """(compute-limited, memory-limited) times of a non-communication op."""
     eff = t.efficiency
     bw = _device_bandwidth(t)
     if op.kind == "gemm":
-        m = max(op.m, 1.0)
+        m = np.maximum(op.m, 1.0)
         e = eff.gemm_efficiency(op.fmt) * m / (m + t.gemm_m_half)
         return op.flops / (_device_peak(t, op.fmt) * e), op.bytes / (bw * eff.memory)
     if op.kind == "attention_prefill":
@@ -92,7 +94,7 @@ def fabrics(t: Target) -> tuple[Fabric, Fabric]:
     )
 
 
-def comm_time(t: Target, op: Op) -> float:
+def comm_time(t: Target, op: Op) -> Num:
     up, out = fabrics(t)
     n = max(op.group, 1)
     if n <= 1:
@@ -105,13 +107,22 @@ def comm_time(t: Target, op: Op) -> float:
     outside = 1.0 - up.domain_devices / n
     t_out = wire * outside / (out.bandwidth_per_device * out.efficiency)
     t_in = wire * (1 - outside) / (up.bandwidth_per_device * up.efficiency)
-    return out.latency_s + max(t_in, t_out)
+    return out.latency_s + np.maximum(t_in, t_out)
+
+
+def op_time(t: Target, op: Op) -> Num:
+    """Time per occurrence; works element-wise on array-valued ops (no bound classification)."""
+    if op.kind == "comm":
+        return comm_time(t, op)
+    t_compute, t_memory = compute_time(t, op)
+    return np.maximum(t_compute, t_memory) + t.engine.kernel_overhead_s
 
 
 def op_cost(t: Target, op: Op) -> OpCost:
+    """Time and bound of a scalar op."""
     if op.kind == "comm":
-        return OpCost(op, comm_time(t, op), "communication")
-    t_compute, t_memory = compute_time(t, op)
+        return OpCost(op, float(comm_time(t, op)), "communication")
+    t_compute, t_memory = (float(x) for x in compute_time(t, op))
     overhead = t.engine.kernel_overhead_s
     busy = max(t_compute, t_memory)
     if overhead > busy:

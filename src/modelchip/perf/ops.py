@@ -9,7 +9,10 @@ of DeepSeek-V2 (arXiv 2405.04434, sec. 2.1.3) and reads one (kv_lora_rank + rope
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
 
 from modelchip.models.schema import AttentionSpec, LayerSpec, MLPSpec
 from modelchip.perf.target import Target
@@ -19,21 +22,24 @@ Collective = Literal["", "all_reduce", "all_to_all", "p2p"]
 
 ACT_BYTES = 2.0  # activations travel and are stored in BF16
 
+Num: TypeAlias = float | npt.NDArray[np.float64]
+"""A scalar, or an array of step shapes evaluated at once (the vectorised path in perf.vector)."""
+
 
 @dataclass(frozen=True)
 class StepShape:
     """Work of one forward step on one attention rank."""
 
     phase: Literal["prefill", "decode"]
-    sequences: float
+    sequences: Num
     """sequences in the rank's batch."""
-    new_tokens: float
+    new_tokens: Num
     """tokens per sequence in this step (prefill: the chunk; decode: 1 + draft tokens)."""
-    context: float
+    context: Num
     """KV length already cached per sequence before this step (prefix hits, or the decode context)."""
 
     @property
-    def tokens(self) -> float:
+    def tokens(self) -> Num:
         return self.sequences * self.new_tokens
 
 
@@ -41,11 +47,11 @@ class StepShape:
 class Op:
     name: str
     kind: OpKind
-    flops: float
-    bytes: float
+    flops: Num
+    bytes: Num
     """HBM bytes moved (comm: bytes each device sends)."""
     fmt: str = "bf16"
-    m: float = 0.0
+    m: Num = 0.0
     """GEMM rows (tokens), for shape-dependent efficiency."""
     count: float = 1.0
     """occurrences per step on this device (layers of this shape in the stage)."""
@@ -54,25 +60,25 @@ class Op:
     """devices in the collective."""
 
 
-def _gemm(name: str, m: float, n: float, k: float, weight_bytes: float, fmt: str, count: float) -> Op:
+def _gemm(name: str, m: Num, n: Num, k: float, weight_bytes: float, fmt: str, count: float) -> Op:
     traffic = n * k * weight_bytes + m * (n + k) * ACT_BYTES
     return Op(name, "gemm", 2.0 * m * n * k, traffic, fmt, m, count)
 
 
-def _attended(att: AttentionSpec, shape: StepShape) -> float:
+def _attended(att: AttentionSpec, shape: StepShape) -> Num:
     """Mean keys each new token attends to."""
     ctx = shape.context + (shape.new_tokens + 1) / 2 if shape.phase == "prefill" else shape.context + shape.new_tokens
     if att.sliding_window:
-        ctx = min(ctx, att.sliding_window)
+        ctx = np.minimum(ctx, float(att.sliding_window))
     if att.sparse_topk:
-        ctx = min(ctx, att.sparse_topk)
+        ctx = np.minimum(ctx, float(att.sparse_topk))
     return ctx
 
 
-def _cached(att: AttentionSpec, shape: StepShape) -> float:
+def _cached(att: AttentionSpec, shape: StepShape) -> Num:
     """Keys read from the cache per sequence."""
     ctx = shape.context + shape.new_tokens
-    return min(ctx, att.sliding_window) if att.sliding_window else ctx
+    return np.minimum(ctx, float(att.sliding_window)) if att.sliding_window else ctx
 
 
 def gqa_ops(att: AttentionSpec, h: int, t: Target, shape: StepShape, count: float) -> list[Op]:
@@ -171,7 +177,7 @@ def linear_attention_ops(att: AttentionSpec, h: int, t: Target, shape: StepShape
     ]
 
 
-def dense_mlp_ops(mlp_width: float, gated: bool, h: int, t: Target, tokens: float, count: float, name: str) -> list[Op]:
+def dense_mlp_ops(mlp_width: float, gated: bool, h: int, t: Target, tokens: Num, count: float, name: str) -> list[Op]:
     width = mlp_width / t.layout.tp
     wb, fmt = t.precision.weight_bytes, t.precision.gemm_format
     return [
@@ -189,7 +195,7 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
     imbalance = t.moe_imbalance if lay.ep > 1 else 1.0
     load = experts_local * pairs_per_expert * imbalance
     # Experts that see at least one token this step (weights are read only for them).
-    touched = experts_local * (1.0 - (1.0 - mlp.top_k / mlp.num_experts) ** max(tokens_all, 1.0))
+    touched = experts_local * (1.0 - (1.0 - mlp.top_k / mlp.num_experts) ** np.maximum(tokens_all, 1.0))
     mats = 3 if mlp.gated else 2
     params_per_expert = mats * mlp.intermediate_size * h / lay.moe_tp
     flops = 2.0 * load * params_per_expert
@@ -199,7 +205,9 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
     )
     ops = [
         _gemm("moe.router", shape.tokens, mlp.num_experts, h, ACT_BYTES, "bf16", count),
-        Op("moe.experts", "gemm", flops, traffic, t.precision.moe_gemm_format, max(1.0, pairs_per_expert), count),
+        Op(
+            "moe.experts", "gemm", flops, traffic, t.precision.moe_gemm_format, np.maximum(pairs_per_expert, 1.0), count
+        ),
     ]
     if mlp.num_shared_experts and mlp.shared_intermediate_size:
         ops += dense_mlp_ops(mlp.shared_intermediate_size, mlp.gated, h, t, shape.tokens, count, "moe.shared")

@@ -61,7 +61,7 @@ class Prediction:
 
 
 def _phase(step: StepResult) -> PhaseReport:
-    return PhaseReport(step.time_s, step.bound, step.top_ops(5), step.shape.tokens)
+    return PhaseReport(step.time_s, step.bound, step.top_ops(5), float(step.shape.tokens))
 
 
 def predict(req: PredictRequest) -> Prediction:
