@@ -99,6 +99,8 @@ def comm_time(t: Target, op: Op) -> Num:
     n = max(op.group, 1)
     if n <= 1:
         return 0.0
+    if op.collective == "all_to_all":
+        return _all_to_all_time(op, n, up, out)
     wire = 2.0 * (n - 1) / n * op.bytes if op.collective == "all_reduce" else op.bytes
     if n <= up.domain_devices:
         return up.latency_s + wire / (up.bandwidth_per_device * up.efficiency)
@@ -108,6 +110,30 @@ def comm_time(t: Target, op: Op) -> Num:
     t_out = wire * outside / (out.bandwidth_per_device * out.efficiency)
     t_in = wire * (1 - outside) / (up.bandwidth_per_device * up.efficiency)
     return out.latency_s + np.maximum(t_in, t_out)
+
+
+def _all_to_all_time(op: Op, n: int, up: Fabric, out: Fabric) -> Num:
+    """Expert dispatch/combine: copies to experts spread uniformly over the n devices of the group.
+
+    Inside one scale-up domain every non-local copy crosses the fabric. Across domains, a copy for a
+    remote domain crosses the scale-out NIC, once per expert, or once per destination domain when
+    deduplicated (E[distinct domains among k picks] = D (1 - (1 - 1/D)^k)) and then forwarded inside it.
+    """
+    if n <= up.domain_devices:
+        return up.latency_s + op.bytes * (n - 1) / n / (up.bandwidth_per_device * up.efficiency)
+    domains = n / up.domain_devices
+    remote_share = 1.0 - 1.0 / domains
+    per_copy = op.bytes / max(op.copies, 1.0)
+    if op.dedup_by_domain:
+        out_copies = domains * (1.0 - (1.0 - 1.0 / domains) ** op.copies) * remote_share
+        in_bytes = op.bytes * (up.domain_devices - 1) / n + op.bytes * remote_share
+    else:
+        out_copies = op.copies * remote_share
+        in_bytes = op.bytes * (up.domain_devices - 1) / n
+    t_out: Num = per_copy * out_copies / (out.bandwidth_per_device * out.efficiency)
+    t_in: Num = in_bytes / (up.bandwidth_per_device * up.efficiency)
+    total: Num = out.latency_s + np.maximum(t_in, t_out)
+    return total
 
 
 def op_time(t: Target, op: Op) -> Num:

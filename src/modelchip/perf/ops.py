@@ -58,6 +58,11 @@ class Op:
     collective: Collective = ""
     group: int = 1
     """devices in the collective."""
+    copies: float = 1.0
+    """all-to-all: destinations per token (top-k); `bytes` counts all copies, the local one included."""
+    dedup_by_domain: bool = False
+    """all-to-all: one copy per destination scale-up domain crosses the scale-out network and is
+    forwarded inside it (DeepEP normal mode, used for prefill); False: one copy per expert (low-latency mode)."""
 
 
 def _gemm(name: str, m: Num, n: Num, k: float, weight_bytes: float, fmt: str, count: float) -> Op:
@@ -217,23 +222,22 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
 
 
 def _ep_comm_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> list[Op]:
-    """DeepEP-style dispatch (FP8 payload where the chip has FP8) and combine (BF16), per device."""
+    """DeepEP-style dispatch (FP8 payload where the chip has FP8) and combine (BF16), per device.
+
+    DeepEP (deepseek-ai/DeepEP README): prefill uses the normal kernels, which send one RDMA copy per
+    destination node and forward over NVLink; decode uses the low-latency kernels, one copy per expert.
+    """
     send_tokens = shape.tokens / t.layout.tp
-    remote = (t.layout.ep - 1) / t.layout.ep
     dispatch_bytes = 1.0 if t.precision.moe_gemm_format not in ("bf16", "fp16") else ACT_BYTES
-    payload = send_tokens * mlp.top_k * h * remote
+    payload = send_tokens * mlp.top_k * h
+    dedup = shape.phase == "prefill"
+    ep, k = t.layout.ep, float(mlp.top_k)
     return [
-        Op(
-            "moe.dispatch",
-            "comm",
-            0.0,
-            payload * dispatch_bytes,
-            count=count,
-            collective="all_to_all",
-            group=t.layout.ep,
-        ),
-        Op("moe.combine", "comm", 0.0, payload * ACT_BYTES, count=count, collective="all_to_all", group=t.layout.ep),
-    ]
+        Op("moe.dispatch", "comm", 0.0, payload * dispatch_bytes, count=count, collective="all_to_all",
+           group=ep, copies=k, dedup_by_domain=dedup),
+        Op("moe.combine", "comm", 0.0, payload * ACT_BYTES, count=count, collective="all_to_all",
+           group=ep, copies=k, dedup_by_domain=dedup),
+    ]  # fmt: skip
 
 
 def layer_ops(layer: LayerSpec, t: Target, shape: StepShape, count: float) -> list[Op]:
