@@ -1,0 +1,72 @@
+"""What to simulate: engine settings, pools of identical instances, the workload, routing and SLOs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelchip.errors import UserError
+from modelchip.perf.target import Target
+from modelchip.workload.slo import Slo
+from modelchip.workload.spec import WorkloadSpec
+
+from .router import ROUTERS
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Continuous-batching limits of one engine instance (vLLM/SGLang scheduler settings), per attention
+    rank so that attention-DP instances scale with their ranks."""
+
+    max_running_per_rank: int = 1024
+    """max_num_seqs: sequences in the running batch (decoding or mid-prefill)."""
+    max_batched_tokens_per_rank: int = 8192
+    """max_num_batched_tokens: decode tokens plus prefill chunk tokens per step."""
+    block_tokens: int = 16
+    """paged-KV block size; a sequence holds ceil(tokens / block) blocks."""
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """`instances` identical copies of one deployment (`target`)."""
+
+    target: Target
+    instances: int = 1
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def chips(self) -> int:
+        return self.instances * self.target.layout.chips
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """An aggregated deployment (`pool` only) or a disaggregated one (`prefill_pool` feeds `pool`, which
+    then only decodes, after the KV cache moves over the scale-out network)."""
+
+    pool: PoolSpec
+    workload: WorkloadSpec
+    prefill_pool: PoolSpec | None = None
+    router: str = "least-load"
+    slo: Slo = field(default_factory=Slo)
+    seed: int = 0
+
+    @property
+    def chips(self) -> int:
+        return self.pool.chips + (self.prefill_pool.chips if self.prefill_pool else 0)
+
+    @property
+    def disaggregated(self) -> bool:
+        return self.prefill_pool is not None
+
+
+def check_spec(spec: SimulationSpec) -> None:
+    if spec.router not in ROUTERS:
+        raise UserError(f"unknown router '{spec.router}'; choose one of {', '.join(ROUTERS)}")
+    for name, pool in (("--instances", spec.pool), ("--prefill-workers", spec.prefill_pool)):
+        if pool is None:
+            continue
+        if pool.instances < 1:
+            raise UserError(f"{name} must be >= 1 (got {pool.instances})")
+        e = pool.engine
+        if e.max_running_per_rank < 1 or e.max_batched_tokens_per_rank < 1 or e.block_tokens < 1:
+            raise UserError("--max-batch, --max-batched-tokens and the KV block size must be >= 1")
