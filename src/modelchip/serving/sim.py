@@ -41,19 +41,26 @@ class StepLog:
 
 
 class Simulation:
-    def __init__(self, spec: SimulationSpec, requests: RequestSet, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        spec: SimulationSpec,
+        requests: RequestSet,
+        progress: Progress | None = None,
+        clocks: tuple[StepClock, StepClock | None] | None = None,
+    ) -> None:
+        """`clocks` (decode or aggregated pool, prefill pool) replace the performance model's clocks
+        (tests use hand-set step times)."""
         self.spec = spec
         reference = float(requests.isl.mean() + requests.osl.mean() / 2.0)
-        main = StepClock(spec.pool.target, reference)
+        main = clocks[0] if clocks else StepClock(spec.pool.target, reference)
         self.instances = [Instance(main, spec.pool.engine) for _ in range(spec.pool.instances)]
         self.decode_ids = list(range(spec.pool.instances))
         self.prefill_ids: list[int] = []
         if spec.prefill_pool is not None:
-            pre = StepClock(spec.prefill_pool.target, reference)
+            pool = spec.prefill_pool
+            pre = clocks[1] if clocks and clocks[1] else StepClock(pool.target, reference)
             start = len(self.instances)
-            self.instances += [
-                Instance(pre, spec.prefill_pool.engine, True) for _ in range(spec.prefill_pool.instances)
-            ]
+            self.instances += [Instance(pre, pool.engine, True) for _ in range(pool.instances)]
             self.prefill_ids = list(range(start, len(self.instances)))
         self.nic_free_s = [0.0] * len(self.instances)
         hit = spec.workload.prefix_hit
