@@ -45,8 +45,8 @@ def _fixed(d: LengthDist, n: int, rng: np.random.Generator) -> FloatArray:
 
 
 def _uniform(d: LengthDist, n: int, rng: np.random.Generator) -> FloatArray:
-    lo, hi = d.mean - d.spread, d.mean + d.spread
-    return rng.uniform(lo, hi + 1.0, size=n)
+    lo, hi = round(d.mean - d.spread), round(d.mean + d.spread)
+    return rng.integers(lo, hi, size=n, endpoint=True).astype(np.float64)
 
 
 def _normal(d: LengthDist, n: int, rng: np.random.Generator) -> FloatArray:
