@@ -62,6 +62,8 @@ class Config:
     """all-in (host, network and cooling share from the catalog's system power)."""
     price_per_chip_hour_usd: float | None
     price_basis: str
+    compute_format: str
+    """the format expert (or dense) GEMMs run in on this chip, after any conversion."""
     memory_used_fraction: float
     """of HBM per device, on the decode (or aggregated) instance, at this batch."""
     weight_bytes_per_device: float
@@ -80,10 +82,11 @@ class Config:
         return self.candidate.chips + (self.prefill.chips if self.prefill else 0)
 
     def describe(self) -> str:
-        """e.g. 'dp64 ep64, nvfp4/kv fp8, mtp1' (+ prefill layout when disaggregated)."""
+        """e.g. '64x dp64 ep64 nvfp4 mtp1', or 'P 4x pp4 nvfp4 + D 64x dp64 ep64 nvfp4 (27% prefill)'."""
         text = describe_candidate(self.candidate)
         if self.prefill is not None:
-            text = f"P[{describe_candidate(self.prefill)}] + D[{text}] {self.prefill_chip_share:.0%} prefill chips"
+            share = f"{self.prefill_chip_share:.0%}" if self.prefill_chip_share >= 0.01 else "<1%"
+            text = f"P {describe_candidate(self.prefill)} + D {text} ({share} prefill)"
         return text
 
 
@@ -96,8 +99,9 @@ def describe_layout(c: Candidate) -> str:
 
 
 def describe_candidate(c: Candidate) -> str:
-    mtp = f", mtp{c.mtp}" if c.mtp else ""
-    return f"{c.chips}x {describe_layout(c)}, {c.weights}/kv {c.kv_cache}{mtp}"
+    mtp = f" mtp{c.mtp}" if c.mtp else ""
+    kv = f" kv-{c.kv_cache}" if c.kv_cache != "bf16" else ""
+    return f"{c.chips}x {describe_layout(c)} {c.weights}{kv}{mtp}"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from modelchip.catalog.loader import load_catalog
 from modelchip.errors import UserError
@@ -33,6 +33,7 @@ from modelchip.search.space import SearchSpace, budget, enumerate_candidates
 Evaluator = Callable[[Sequence[EvalTask]], list[Evaluation]]
 Progress = Callable[[int, int], None]
 REFINE_TOP = 5  # candidates whose batch is refined to the SLO boundary (the grid steps by 2x)
+REFINE_OTHER = 2  # for the objectives other than the one ranked
 REFINE_STEPS = 10
 RANKED_ROWS = 20
 
@@ -86,6 +87,8 @@ class PlanResult:
     frontier: tuple[Config, ...]
     """Pareto frontier of the objective vs tokens/s per user (all configs, SLO not applied)."""
     best: Config | None
+    best_by_objective: dict[str, Config | None]
+    """the best config meeting the SLO for every objective in `config.OBJECTIVES`."""
     closest: Config | None
     """when no config meets the SLO: the one nearest to it (smallest worst ratio to a limit)."""
     memory_miss: MemoryMiss | None
@@ -180,6 +183,14 @@ def _refine(c: Config, ctx: _Context) -> Config:
     return best if objective_value(best, req.objective) >= objective_value(c, req.objective) else c
 
 
+def _ranked(configs: Sequence[Config], ctx: _Context, objective: str, refine: int = REFINE_TOP) -> list[Config]:
+    """Best point meeting the SLO of each candidate and mode, the top `refine` refined, best first."""
+    ranked = _best_per_candidate(configs, ctx.req.slo, objective)
+    obj_ctx = _Context(replace(ctx.req, objective=objective), ctx.evals, ctx.prefill)
+    refined = [_refine(c, obj_ctx) for c in ranked[:refine]]
+    return sorted([*refined, *ranked[refine:]], key=lambda c: -objective_value(c, objective))
+
+
 def plan(req: PlanRequest, evaluator: Evaluator = serial_evaluator) -> PlanResult:
     """Search, evaluate, compose, rank and refine; never raises for infeasibility (see `PlanResult.error`)."""
     start = time.perf_counter()
@@ -194,10 +205,9 @@ def plan(req: PlanRequest, evaluator: Evaluator = serial_evaluator) -> PlanResul
     shape = SystemShape.of(system)
     prefill = prefill_ranking([e for e in evals if e.fits], req.slo)
     configs = compose(evals, req.workload.analytic, req.space.modes, shape, prefill, limit)
-    ranked = _best_per_candidate(configs, req.slo, req.objective)
     ctx = _Context(req, by_key, prefill)
-    refined = [_refine(c, ctx) for c in ranked[:REFINE_TOP]]
-    ranked = sorted([*refined, *ranked[REFINE_TOP:]], key=lambda c: -objective_value(c, req.objective))
+    ranked = _ranked(configs, ctx, req.objective)
+    best_by = {o: (ranked if o == req.objective else _ranked(configs, ctx, o, REFINE_OTHER))[:1] for o in OBJECTIVES}
     frontier = pareto_front(configs, lambda c: c.tokens_per_s_per_user, lambda c: objective_value(c, req.objective))
     closest = None
     if not ranked and configs:
@@ -211,6 +221,7 @@ def plan(req: PlanRequest, evaluator: Evaluator = serial_evaluator) -> PlanResul
         ranked=tuple(ranked[:RANKED_ROWS]),
         frontier=tuple(frontier),
         best=ranked[0] if ranked else None,
+        best_by_objective={o: (v[0] if v else None) for o, v in best_by.items()},
         closest=closest,
         memory_miss=_memory_miss(evals) if not any(e.fits for e in evals) else None,
         elapsed_s=time.perf_counter() - start,
