@@ -192,6 +192,8 @@ def print_plan(p: PlanResult, top: int) -> None:
         f"[bold]{p.request.system}[/]: {p.candidates} candidates, {p.feasible} fit, {p.configs} operating points "
         f"in {p.elapsed_s:.2f} s (analytical model)"
     )
+    if p.systems_used > 1:
+        console.print(f"[yellow]note[/] the model fits no single {p.request.system}: planned across {p.systems_used}")
     if err:
         console.print(f"[red]{err}[/]", soft_wrap=True)
         return
@@ -318,7 +320,8 @@ def print_compare(r: CompareResult) -> None:
             plan_html.cell_text(OBJECTIVES[o].value(c) if c else None) for o, c in zip(OBJECTIVES, vals, strict=True)
         ]
         best = p.best_by_objective.get("chip")
-        table.add_row(p.request.system, *cells, best.describe() if best else (p.error() or ""))
+        name = p.request.system + (f" x{p.systems_used}" if p.systems_used > 1 else "")
+        table.add_row(name, *cells, best.describe() if best else (p.error() or ""))
     console.print(table)
     console.rule("Where each wins and why")
     for win in r.wins:

@@ -122,9 +122,11 @@ def explain(objective: str, a: Config, b: Config, cat: Catalog) -> str:
     if objective == "dollar":
         pa, pb = a.price_per_chip_hour_usd or 0.0, b.price_per_chip_hour_usd or 0.0
         return f"{lead} at ${pa:.2f} vs ${pb:.2f} per chip-hour ({a.price_basis}; {b.price_basis})"
-    if objective == "rack":
-        return f"{lead} with {a.chips_per_rack:.0f} vs {b.chips_per_rack:.0f} chips per rack"
-    return f"{lead} with {a.chips_per_system} vs {b.chips_per_system} chips per system"
+    unit = objective  # rack or system
+    na, nb = (a.chips_per_rack, b.chips_per_rack) if unit == "rack" else (a.chips_per_system, b.chips_per_system)
+    if per_chip >= 1.0:
+        return f"{lead} with {na:.0f} vs {nb:.0f} chips per {unit}"
+    return f"{na:.0f} vs {nb:.0f} chips per {unit} outweigh {lead}"
 
 
 def objective_label(objective: str) -> str:

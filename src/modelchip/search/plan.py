@@ -36,6 +36,7 @@ REFINE_TOP = 5  # candidates whose batch is refined to the SLO boundary (the gri
 REFINE_OTHER = 2  # for the objectives other than the one ranked
 REFINE_STEPS = 10
 RANKED_ROWS = 20
+SCALE_OUT_SYSTEMS = (2, 4)
 
 
 def serial_evaluator(tasks: Sequence[EvalTask]) -> list[Evaluation]:
@@ -93,6 +94,8 @@ class PlanResult:
     """when no config meets the SLO: the one nearest to it (smallest worst ratio to a limit)."""
     memory_miss: MemoryMiss | None
     elapsed_s: float
+    systems_used: int = 1
+    """systems joined over scale-out when one system could not hold the model."""
 
     def error(self) -> str | None:
         """The one-line reason there is no answer, or None."""
@@ -192,7 +195,23 @@ def _ranked(configs: Sequence[Config], ctx: _Context, objective: str, refine: in
 
 
 def plan(req: PlanRequest, evaluator: Evaluator = serial_evaluator) -> PlanResult:
-    """Search, evaluate, compose, rank and refine; never raises for infeasibility (see `PlanResult.error`)."""
+    """Search, evaluate, compose, rank and refine; never raises for infeasibility (see `PlanResult.error`).
+
+    Without a chips budget the search stays within one system; when the model fits nowhere in one, it
+    is retried across 2 and then 4 systems joined by their scale-out network (how DeepSeek-R1 is served
+    on 80 GB HGX boxes), and `systems_used` says so."""
+    first = _plan_once(req, evaluator)
+    if first.feasible or req.space.max_chips is not None:
+        return first
+    size = load_catalog().system(req.system).chip_count
+    for n in SCALE_OUT_SYSTEMS:
+        r = _plan_once(replace(req, space=replace(req.space, max_chips=n * size)), evaluator)
+        if r.feasible:
+            return replace(r, request=req, systems_used=n)
+    return first
+
+
+def _plan_once(req: PlanRequest, evaluator: Evaluator) -> PlanResult:
     start = time.perf_counter()
     if req.objective not in OBJECTIVES:
         raise UserError(f"unknown objective '{req.objective}'; use one of {', '.join(OBJECTIVES)}")
