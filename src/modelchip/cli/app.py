@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from modelchip.catalog.loader import CATALOG_ENV
-from modelchip.cli import catalog_cmd, models_cmd, plan_cmd, predict_cmd, run_cmd, validate_cmd
+from modelchip.cli import catalog_cmd, models_cmd, plan_cmd, predict_cmd, run_cmd, simulate_cmd, validate_cmd
 from modelchip.errors import UserError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(models_cmd.app, name="models")
 app.command("predict")(predict_cmd.predict)
 app.command("validate")(validate_cmd.validate)
 app.command("run")(run_cmd.run)
+app.command("simulate")(simulate_cmd.simulate)
 app.command("plan")(plan_cmd.plan_command)
 app.command("compare")(plan_cmd.compare_command)
 app.command("migrate")(plan_cmd.migrate_command)
