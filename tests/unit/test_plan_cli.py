@@ -1,0 +1,113 @@
+"""`modelchip plan | compare | migrate | sweep`: JSON shapes, CSV/HTML files, workload files, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelchip.catalog.loader import CATALOG_ENV
+from modelchip.cli.app import main
+
+MODEL = "meta-llama/Meta-Llama-3.1-8B"
+SMALL = ["--model", MODEL, "--max-chips", "2", "--backend", "serial"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_catalog_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CATALOG_ENV, "")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = _run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_plan_json_best_meets_the_slo(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "plan", "hgx-h100", *SMALL, "--slo-tpot", "25", "--slo-ttft", "1000")
+    assert data["error"] is None and data["best"]["TPOT ms"] <= 25.0 and data["best"]["TTFT ms"] <= 1000.0
+    assert data["ranked"][0] == data["best"]
+    assert set(data["best_by_objective"]) == {"chip", "kw", "dollar", "rack", "system"}
+
+
+def test_plan_writes_csv_and_self_contained_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report, table = tmp_path / "plan.html", tmp_path / "plan.csv"
+    code, out, err = _run(capsys, "plan", "hgx-h100", *SMALL, "--report", str(report), "--csv", str(table))
+    assert code == 0, err
+    assert "Pareto frontier" in out
+    html = report.read_text()
+    assert "<svg" in html and "<script" not in html and "http://" not in html.split("<svg")[0]
+    rows = list(csv.DictReader(table.open()))
+    assert rows and {"deployment", "tok/s/chip", "TPOT ms", "decode bound"} <= set(rows[0])
+
+
+def test_workload_file_and_presets(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wl = tmp_path / "mine.yaml"
+    wl.write_text("name: mine\nisl: 2000\nosl: 100\n")
+    data = _json(capsys, "plan", "hgx-h100", *SMALL, "--workload", str(wl))
+    assert data["workload"]["isl"] == 2000.0 and data["workload"]["name"] == "mine"
+    data = _json(capsys, "plan", "hgx-h100", *SMALL, "--workload", "rag")
+    assert data["workload"]["isl"] == 8192.0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--workload", "nope"], "unknown workload 'nope'"),
+        (["--slo-tpot", "-1"], "--slo-tpot must be > 0"),
+        (["--objective", "speed"], "unknown objective 'speed'"),
+        (["--slo-ttft", "0.01", "--slo-tpot", "0.01"], "no configuration meets TTFT <= 0.01 ms / TPOT <= 0.01 ms"),
+        (["--backend", "gpu"], "unknown backend 'gpu'"),
+    ],
+)
+def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
+    code, _, err = _run(capsys, "plan", "hgx-h100", *SMALL, *args)
+    assert code == 2 and expected in err and len(err.strip().splitlines()) <= 3
+
+
+def test_bad_workload_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wl = tmp_path / "bad.json"
+    wl.write_text('{"isl": -5, "osl": 10}')
+    code, _, err = _run(capsys, "plan", "hgx-h100", *SMALL, "--workload", str(wl))
+    assert code == 2 and "field 'isl' must be a positive number" in err
+
+
+def test_model_that_fits_nowhere(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "plan", "hgx-h100", "--model", "deepseek-ai/DeepSeek-R1", "--max-chips", "1")
+    assert code == 2 and "fits nowhere on hgx-h100" in err and "GB per device" in err
+
+
+def test_compare_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = tmp_path / "cmp.html"
+    data = _json(capsys, "compare", "hgx-h100", "hgx-h200", *SMALL, "--slo-tpot", "30", "--report", str(report))
+    assert [p["system"] for p in data["plans"]] == ["hgx-h100", "hgx-h200"]
+    assert {w["objective"] for w in data["wins"]} >= {"chip", "kw"}
+    html = report.read_text()
+    assert html.count("<svg") == 1 and "hgx-h200" in html and "Where each wins" in html
+
+
+def test_migrate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "migrate", "--from", "hgx-h20", "--chips", "8", "--to", "hgx-h200", "--model", MODEL,
+                 "--backend", "serial", "--slo-tpot", "30")  # fmt: skip
+    rep = data["replacements"][0]
+    assert rep["system"] == "hgx-h200" and rep["tok/s"] >= data["source_tokens_per_s"] * 0.999
+
+
+def test_sweep_resumes_from_its_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    argv = ["sweep", "--model", MODEL, "--system", "hgx-h100", "--backend", "serial", "--db", str(db)]
+    first = _json(capsys, *argv)
+    second = _json(capsys, *argv)
+    assert first["evaluated"] > 0 and first["reused"] == 0
+    assert second["evaluated"] == 0 and second["reused"] == first["evaluated"]
+    assert second["plans"][0]["best"] == first["plans"][0]["best"]
