@@ -21,6 +21,7 @@ from modelchip.report import plan_html
 from modelchip.search.backends import Runner
 from modelchip.search.compare import CompareResult, compare
 from modelchip.search.config import OBJECTIVES, Config, Slo
+from modelchip.search.confirm import Confirmation, confirm_top
 from modelchip.search.migrate import MigrateResult, migrate
 from modelchip.search.plan import PlanRequest, PlanResult, WorkloadSpec, plan
 from modelchip.search.space import SearchSpace
@@ -47,6 +48,7 @@ JSON = typer.Option(False, "--json", help="print JSON")
 CSV = typer.Option(None, "--csv", help="write the table as CSV")
 REPORT = typer.Option(None, "--report", help="write a self-contained HTML report")
 TOP = typer.Option(10, "--top", help="rows of the ranked table")
+SIMULATE = typer.Option(2, "--simulate", help="confirm the best N configs (per system) in the serving simulator")
 
 
 def load_workload(spec: str, isl: float | None, osl: float | None) -> WorkloadSpec:
@@ -204,14 +206,33 @@ def print_plan(p: PlanResult, top: int) -> None:
         console.print(f"[yellow]note[/] {note}")
 
 
-def _emit_plans(plans: Sequence[PlanResult], as_json: bool, csv_path: Path | None, top: int) -> None:
+def _emit_plans(
+    plans: Sequence[PlanResult], as_json: bool, csv_path: Path | None, top: int, sims: Sequence[Confirmation] = ()
+) -> None:
     if csv_path is not None:
         write_csv(csv_path, [c for p in plans for c in p.ranked])
     if as_json:
-        print_json([plan_dict(p) for p in plans] if len(plans) > 1 else plan_dict(plans[0]))
+        data = [plan_dict(p) for p in plans] if len(plans) > 1 else plan_dict(plans[0])
+        print_json({**data, "simulated": sims_json(sims)} if isinstance(data, dict) else data)
         return
     for p in plans:
         print_plan(p, top)
+    print_sims(sims)
+
+
+def sims_json(sims: Sequence[Confirmation]) -> list[dict[str, Any]]:
+    return [dict(zip(plan_html.CONFIRM_COLUMNS, row, strict=True)) for row in plan_html.confirm_rows(sims)]
+
+
+def print_sims(sims: Sequence[Confirmation]) -> None:
+    if not sims:
+        return
+    table = Table(title="Simulator check (closed loop at the planned concurrency; TTFT median)")
+    for col in plan_html.CONFIRM_COLUMNS:
+        table.add_column(col, overflow="fold")
+    for row in plan_html.confirm_rows(sims):
+        table.add_row(*row)
+    console.print(table)
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -239,6 +260,7 @@ def plan_command(
     csv_path: Path | None = CSV,
     report: Path | None = REPORT,
     top: int = TOP,
+    simulate: int = SIMULATE,
 ) -> None:
     """The best deployment of a model on a system under SLOs: ranked table and Pareto frontier."""
     req = PlanRequest(
@@ -247,9 +269,10 @@ def plan_command(
     )  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:
         result = plan(req, ses.run)
+    sims = confirm_top(req, result.ranked, result.budget_chips, simulate)
     if report is not None:
-        plan_html.write(report, plan_html.render_plan(result))
-    _emit_plans([result], as_json, csv_path, top)
+        plan_html.write(report, plan_html.render_plan(result, sims))
+    _emit_plans([result], as_json, csv_path, top, sims)
     if report is not None and not as_json:
         console.print(f"report written to {report}")
     if result.best is None:
@@ -277,29 +300,33 @@ def compare_command(
     as_json: bool = JSON,
     csv_path: Path | None = CSV,
     report: Path | None = REPORT,
+    simulate: int = SIMULATE,
 ) -> None:
     """Systems side by side on the same model, workload and SLO: per chip, system, rack, kW and dollar."""
     base = PlanRequest(
         model, systems[0], load_workload(workload, isl, osl), make_slo(slo_ttft, slo_tpot, p99), objective,
         make_space(max_chips, engine, mode), price,
     )  # fmt: skip
-    run_compare(base, systems, backend, workers, address, db, as_json, csv_path, report)
+    run_compare(base, systems, backend, workers, address, db, as_json, csv_path, report, simulate)
 
 
 def run_compare(
     base: PlanRequest, systems: Sequence[str], backend: str, workers: int | None, address: str | None,
-    db: Path | None, as_json: bool, csv_path: Path | None, report: Path | None,
+    db: Path | None, as_json: bool, csv_path: Path | None, report: Path | None, simulate: int = 2,
 ) -> CompareResult:  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:
         result = compare(base, systems, ses.run, ses.on_system)
+    sims = [s for p in result.plans for s in confirm_top(p.request, p.ranked, p.budget_chips, simulate)]
     if report is not None:
-        plan_html.write(report, plan_html.render_compare(result))
+        plan_html.write(report, plan_html.render_compare(result, sims))
     if csv_path is not None:
         write_csv(csv_path, [p.best for p in result.plans if p.best])
     if as_json:
-        print_json({"plans": [plan_dict(p) for p in result.plans], "wins": [vars(w) for w in result.wins]})
+        plans = [plan_dict(p) for p in result.plans]
+        print_json({"plans": plans, "wins": [vars(w) for w in result.wins], "simulated": sims_json(sims)})
         return result
     print_compare(result)
+    print_sims(sims)
     if report is not None:
         console.print(f"report written to {report}")
     return result

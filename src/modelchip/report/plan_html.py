@@ -12,6 +12,7 @@ from pathlib import Path
 
 from modelchip.search.compare import CompareResult
 from modelchip.search.config import OBJECTIVES, Config, objective_value
+from modelchip.search.confirm import Confirmation
 from modelchip.search.migrate import MigrateResult
 from modelchip.search.plan import PlanResult
 
@@ -108,6 +109,40 @@ def pareto_svg(plans: Sequence[PlanResult], objective: str, title: str) -> str:
     return svg[svg.index("<svg") :]
 
 
+def confirm_rows(sims: Sequence[Confirmation]) -> list[list[str]]:
+    """analytical vs simulated per confirmed config (shared with the terminal table)."""
+    rows = []
+    for s in sims:
+        c = s.config
+        rows.append([c.system, c.describe(), f"{c.ttft_s * 1e3:,.0f} / {s.ttft_s * 1e3:,.0f}",
+                     f"{c.tpot_s * 1e3:.1f} / {s.tpot_s * 1e3:.1f}",
+                     f"{c.tokens_per_s_per_chip:,.0f} / {s.tokens_per_s_per_chip:,.0f}",
+                     "yes" if s.meets_slo else "no"])  # fmt: skip
+    return rows
+
+
+CONFIRM_COLUMNS = [
+    "system",
+    "deployment",
+    "TTFT ms model/sim",
+    "TPOT ms model/sim",
+    "tok/s/chip model/sim",
+    "SLO (sim)",
+]
+
+
+def confirm_table(sims: Sequence[Confirmation]) -> str:
+    if not sims:
+        return ""
+    head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in CONFIRM_COLUMNS) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in r) + "</tr>" for r in confirm_rows(sims))
+    note = (
+        "<p class='note'>Closed-loop replay in the discrete-event simulator (serving/) at the planned "
+        "concurrency; TTFT median.</p>"
+    )
+    return f"<h3>Simulator check</h3>{note}<table>{head}{body}</table>"
+
+
 def _page(title: str, body: str) -> str:
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
@@ -137,10 +172,10 @@ def _plan_section(p: PlanResult) -> str:
     return f"{head}<h3>Best under the SLO</h3>{best}<h3>Ranked</h3>{config_table(p.ranked)}"
 
 
-def render_plan(p: PlanResult) -> str:
+def render_plan(p: PlanResult, sims: Sequence[Confirmation] = ()) -> str:
     title = f"modelchip plan: {p.request.model} on {p.request.system}"
     chart = pareto_svg([p], p.request.objective, title)
-    return _page(title, f'{_request_text(p)}<div class="plot">{chart}</div>{_plan_section(p)}')
+    return _page(title, f'{_request_text(p)}<div class="plot">{chart}</div>{confirm_table(sims)}{_plan_section(p)}')
 
 
 def _side_by_side(r: CompareResult) -> str:
@@ -166,13 +201,13 @@ def _wins(r: CompareResult) -> str:
     return f"<ul>{''.join(items)}{fails}</ul>"
 
 
-def render_compare(r: CompareResult) -> str:
+def render_compare(r: CompareResult, sims: Sequence[Confirmation] = ()) -> str:
     names = ", ".join(p.request.system for p in r.plans)
     title = f"modelchip compare: {r.request.model} on {names}"
     chart = pareto_svg(r.plans, r.request.objective, f"{r.request.model}: Pareto frontiers")
     body = (
         f"{_request_text(r.plans[0])}<div class='plot'>{chart}</div><h2>Best under the SLO, side by side</h2>"
-        f"{_side_by_side(r)}<h2>Where each wins and why</h2>{_wins(r)}"
+        f"{_side_by_side(r)}<h2>Where each wins and why</h2>{_wins(r)}{confirm_table(sims)}"
         f"<h2>Best configuration per system</h2>{config_table([p.best for p in r.plans if p.best])}"
         + "".join(_plan_section(p) for p in r.plans)
     )

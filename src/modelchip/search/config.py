@@ -72,6 +72,8 @@ class Config:
     chips_per_rack: float
     chips_per_system: int
     notes: tuple[str, ...] = ()
+    instances: tuple[int, int] = (0, 1)
+    """(prefill, decode) instances of a disaggregated config within the budget."""
 
     @property
     def tokens_per_s_per_user(self) -> float:
@@ -82,11 +84,11 @@ class Config:
         return self.candidate.chips + (self.prefill.chips if self.prefill else 0)
 
     def describe(self) -> str:
-        """e.g. '64x dp64 ep64 nvfp4 mtp1', or 'P 4x pp4 nvfp4 + D 64x dp64 ep64 nvfp4 (27% prefill)'."""
+        """e.g. '64x dp64 ep64 nvfp4 mtp1', or '2x P[4x pp4 nvfp4] + 1x D[64x dp64 ep64 nvfp4]'."""
         text = describe_candidate(self.candidate)
         if self.prefill is not None:
-            share = f"{self.prefill_chip_share:.0%}" if self.prefill_chip_share >= 0.01 else "<1%"
-            text = f"P {describe_candidate(self.prefill)} + D {text} ({share} prefill)"
+            n_p, n_d = self.instances
+            text = f"{n_p}x P[{describe_candidate(self.prefill)}] + {n_d}x D[{text}]"
         return text
 
 

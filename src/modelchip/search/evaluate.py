@@ -26,9 +26,12 @@ from modelchip.perf.memory import MemoryPlan, memory_plan
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Speculation, Target
 from modelchip.search.space import Candidate
+from modelchip.serving.spec import EngineConfig
 
 ENGINE_BATCH_CAP = 4096.0  # running sequences per rank an engine schedules (vLLM/SGLang max_num_seqs scale)
-PREFILL_TOKENS_PER_CHIP = 16384.0  # throughput-oriented prefill batches (kernels.md 6: 16K tokens/GPU)
+# Prefill batches: the serving engine's token budget per step and attention rank (max_num_batched_tokens,
+# `serving.spec.EngineConfig`), so that plans and their simulated confirmation batch alike.
+PREFILL_TOKENS_PER_RANK = float(EngineConfig().max_batched_tokens_per_rank)
 DEFAULT_NIC_BYTES_PER_S = 50e9  # 400 Gb/s, when a chip lists no scale-out link
 MTP_ACCEPTANCE = 0.7  # CloudMatrix-Infer's planning value for DeepSeek MTP (kernels.md 5.3)
 GRID_STEP = math.sqrt(2.0)  # ratio of neighbouring batches on the concurrency grid
@@ -232,9 +235,8 @@ def curve_point_at(t: Target, w: an.Workload, c: float, e: Evaluation) -> CurveP
 
 
 def prefill_options(t: Target, w: an.Workload) -> tuple[tuple[PrefillOption, ...], StepResult]:
-    """Prefill pools at one prompt per rank (latency) and at 16K tokens per chip (throughput)."""
-    cpr = _chips_per_rank(t)
-    sizes = sorted({max(w.new_prompt_tokens, 1.0), max(PREFILL_TOKENS_PER_CHIP * cpr, w.new_prompt_tokens)})
+    """Prefill pools at one prompt per rank (latency) and at the engine's token budget per rank (throughput)."""
+    sizes = sorted({max(w.new_prompt_tokens, 1.0), max(PREFILL_TOKENS_PER_RANK, w.new_prompt_tokens)})
     nic = t.chip.scale_out.bandwidth_bytes_per_s_per_direction.value if t.chip.scale_out else DEFAULT_NIC_BYTES_PER_S
     # KV handed to the decode pool over the scale-out NIC (as validate's disaggregated cases do).
     transfer = memory_plan(t, w.isl).kv_bytes_per_sequence * t.layout.tp / nic

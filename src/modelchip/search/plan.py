@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from modelchip.catalog.loader import load_catalog
 from modelchip.errors import UserError
 from modelchip.models.hf import load_model
@@ -22,6 +24,7 @@ from modelchip.search.compose import (
     PrefillChoice,
     SystemShape,
     aggregated_config,
+    best_mixes,
     compose,
     disaggregated_config,
     prefill_ranking,
@@ -155,6 +158,7 @@ class _Context:
     req: PlanRequest
     evals: dict[str, Evaluation]
     prefill: list[PrefillChoice]
+    budget: int
 
 
 def _config_at(c: Config, e: Evaluation, t: Target, conc: float, ctx: _Context) -> Config:
@@ -164,7 +168,10 @@ def _config_at(c: Config, e: Evaluation, t: Target, conc: float, ctx: _Context) 
     if c.prefill is None:
         return aggregated_config(e, p, shape)
     pre = next(x for x in ctx.prefill if x.evaluation.candidate == c.prefill)
-    return disaggregated_config(e, p, pre, w, shape)
+    p_rate = pre.option.prompt_tokens_per_s_per_chip / max(w.isl, 1.0)
+    d_rate = np.array([p.decode_tokens_per_s_per_chip / max(w.osl, 1.0)])
+    mix = best_mixes(c.candidate.chips, c.prefill.chips, d_rate, p_rate, ctx.budget)[0]
+    return disaggregated_config(e, p, pre, mix, w, shape) if mix is not None else c
 
 
 def _refine(c: Config, ctx: _Context) -> Config:
@@ -189,7 +196,7 @@ def _refine(c: Config, ctx: _Context) -> Config:
 def _ranked(configs: Sequence[Config], ctx: _Context, objective: str, refine: int = REFINE_TOP) -> list[Config]:
     """Best point meeting the SLO of each candidate and mode, the top `refine` refined, best first."""
     ranked = _best_per_candidate(configs, ctx.req.slo, objective)
-    obj_ctx = _Context(replace(ctx.req, objective=objective), ctx.evals, ctx.prefill)
+    obj_ctx = _Context(replace(ctx.req, objective=objective), ctx.evals, ctx.prefill, ctx.budget)
     refined = [_refine(c, obj_ctx) for c in ranked[:refine]]
     return sorted([*refined, *ranked[refine:]], key=lambda c: -objective_value(c, objective))
 
@@ -224,7 +231,7 @@ def _plan_once(req: PlanRequest, evaluator: Evaluator) -> PlanResult:
     shape = SystemShape.of(system)
     prefill = prefill_ranking([e for e in evals if e.fits], req.slo)
     configs = compose(evals, req.workload.analytic, req.space.modes, shape, prefill, limit)
-    ctx = _Context(req, by_key, prefill)
+    ctx = _Context(req, by_key, prefill, limit)
     ranked = _ranked(configs, ctx, req.objective)
     best_by = {o: (ranked if o == req.objective else _ranked(configs, ctx, o, REFINE_OTHER))[:1] for o in OBJECTIVES}
     frontier = pareto_front(configs, lambda c: c.tokens_per_s_per_user, lambda c: objective_value(c, req.objective))
