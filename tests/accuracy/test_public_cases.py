@@ -24,7 +24,7 @@ pytestmark = pytest.mark.accuracy
 
 @pytest.fixture(scope="module")
 def summary():  # type: ignore[no-untyped-def]
-    return summarize(run_cases(load_cases(None), predict_case))
+    return summarize(run_cases(load_cases(None), predict_case, workers=2))
 
 
 def test_every_public_case_is_predicted_or_explained(summary) -> None:  # type: ignore[no-untyped-def]

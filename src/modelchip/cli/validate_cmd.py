@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -29,15 +30,20 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     csv_path: Path | None = typer.Option(None, "--csv", help="write per-case results as CSV"),
     report: Path | None = typer.Option(None, "--report", help="write a self-contained HTML report"),
+    workers: int = typer.Option(
+        min(2, os.cpu_count() or 1), "--workers", help="processes replaying cases (results are identical)"
+    ),
 ) -> None:
     """Predict every case, compare with the measured value, summarise the error."""
     cases = apply_filter(load_cases(files or None), parse_filter(filter_text))
     if as_json:
-        results = run_cases(cases, predict_case)
+        results = run_cases(cases, predict_case, workers=workers)
     else:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("replaying cases", total=len(cases))
-            results = run_cases(cases, predict_case, lambda done, total: progress.update(task, completed=done))
+            results = run_cases(
+                cases, predict_case, lambda done, total: progress.update(task, completed=done), workers=workers
+            )
     summary = summarize(results)
     if csv_path is not None:
         write_csv(results, csv_path)

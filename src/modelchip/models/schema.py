@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 AttentionKind = Literal["gqa", "mla", "linear"]
@@ -90,11 +91,16 @@ class ModelSpec:
 
     def layer_groups(self) -> list[tuple[LayerSpec, int]]:
         """Distinct layer shapes with how many layers have each (order of first appearance)."""
+        return list(self._layer_groups)
+
+    @cached_property
+    def _layer_groups(self) -> tuple[tuple[LayerSpec, int], ...]:
+        # Computed once per spec: the planner's inner loop asks for it for every candidate.
         counts = Counter(self.layers)
         seen: dict[LayerSpec, int] = {}
         for layer in self.layers:
             seen.setdefault(layer, counts[layer])
-        return list(seen.items())
+        return tuple(seen.items())
 
     @property
     def is_moe(self) -> bool:

@@ -18,6 +18,7 @@ from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.memory import memory_plan
 from modelchip.perf.target import Target
+from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
 
 DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (kernels.md 6: 16K tokens/GPU)
@@ -129,6 +130,29 @@ def _instances(case: Case, t: Target) -> int:
     return max(1, case.chips // t.layout.chips)
 
 
+def _simulated_value(case: Case, t: Target) -> float | None:
+    """Cases whose answer depends on queueing run on the simulator; None for the others."""
+    w, wl, n = _workload(case), case.workload, _instances(case, t)
+    ttft, tpot, p99 = _slo_limits(case)
+    if wl.concurrency is not None:
+        run = sim.closed_loop(t, n, w, wl.concurrency)
+    elif case.metric in (Metric.TTFT_MS, Metric.TPOT_MS) and wl.request_rate is not None:
+        run = sim.at_rate(t, n, w, wl.request_rate)
+    elif p99 and wl.scenario == "poisson" and case.metric == Metric.OUTPUT_TOKENS_PER_S:
+        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot)
+        return None if rate is None else rate * w.osl
+    else:
+        return None
+    values = {
+        Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
+        Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
+        Metric.TOKENS_PER_S_PER_USER: 1.0 / run.tpot_mean_s,
+        Metric.OUTPUT_TOKENS_PER_S: run.output_tokens_per_s / run.chips * case.chips,
+        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: run.output_tokens_per_s / run.chips,
+    }
+    return values.get(case.metric)
+
+
 def _aggregated_point(case: Case, t: Target) -> an.OperatingPoint:
     """The operating point a case describes for one instance."""
     w = _workload(case)
@@ -237,7 +261,8 @@ def _value(case: Case, t: Target) -> float:
     if case.mode == "decode":
         return _decode_value(case, t)
     if case.mode == "aggregated":
-        return _aggregated_value(case, _aggregated_point(case, t))
+        simulated = _simulated_value(case, t)
+        return simulated if simulated is not None else _aggregated_value(case, _aggregated_point(case, t))
     raise Unsupported(f"mode '{case.mode}' is not predicted")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -91,12 +92,27 @@ def run_case(case: Case, predictor: Predictor) -> CaseResult:
     return _result(case, predicted)
 
 
-def run_cases(cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None) -> list[CaseResult]:
-    """Predict every case in order; `progress(done, total)` is called after each case."""
+def run_cases(
+    cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None, workers: int = 1
+) -> list[CaseResult]:
+    """Predict every case; results come back in case order whatever `workers` is.
+
+    `workers` > 1 spreads cases over that many processes (the predictor must be a module-level
+    function); `progress(done, total)` is called after each case.
+    """
     todo = list(cases)
-    results: list[CaseResult] = []
-    for case in todo:
-        results.append(run_case(case, predictor))
-        if progress is not None:
-            progress(len(results), len(todo))
-    return results
+    if workers <= 1 or len(todo) < 2:
+        results: list[CaseResult] = []
+        for case in todo:
+            results.append(run_case(case, predictor))
+            if progress is not None:
+                progress(len(results), len(todo))
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_case, case, predictor): i for i, case in enumerate(todo)}
+        done: dict[int, CaseResult] = {}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if progress is not None:
+                progress(len(done), len(todo))
+    return [done[i] for i in range(len(todo))]

@@ -1,0 +1,120 @@
+"""Validation cases that need request-level dynamics, run on the serving simulator (issue 5).
+
+- Poisson latency cases (`ttft_ms` / `tpot_ms` at a request rate): simulate that rate.
+- Throughput under p99 limits (MLPerf Server/Interactive): the highest Poisson rate whose simulated p99
+  TTFT and TPOT meet the limits (bisection between 0 and the analytical capacity), reported as
+  rate x mean output length; None when no rate passes (the analytical answer is used then).
+- Closed loop at a concurrency: simulate the clients.
+
+Lengths are the case's means (fixed). Statistics come from the steady middle of a run: a run holds
+STEADY_FACTOR x the requests in flight, and the first and last quarter (the ramp-up, when the engine is
+still filling, and the drain, when arrivals have stopped) are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from modelchip.perf import analytic as an
+from modelchip.perf.target import Target
+from modelchip.serving import PoolSpec, SimulationResult, SimulationSpec, simulate
+from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
+
+MIN_POISSON_REQUESTS = 600  # p99 from the ~300 steady requests of the smallest run
+MIN_CLOSED_LOOP_REQUESTS = 100
+MAX_REQUESTS = 4000
+STEADY_FACTOR = 4.0
+RATE_BISECTIONS = 5  # 3% of the analytical capacity
+
+
+@dataclass(frozen=True)
+class SteadyStats:
+    ttft_mean_s: float
+    ttft_p99_s: float
+    tpot_mean_s: float
+    tpot_p99_s: float
+    output_tokens_per_s: float
+    """whole deployment, from requests finishing in the middle half of the run."""
+    chips: int
+    rejected: int
+
+
+def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
+    floor = MIN_POISSON_REQUESTS if isinstance(arrival, Poisson) else MIN_CLOSED_LOOP_REQUESTS
+    requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * in_flight)))
+    return WorkloadSpec(
+        isl=LengthDist("fixed", w.isl),
+        osl=LengthDist("fixed", max(w.osl, 1.0)),
+        arrival=arrival,
+        requests=requests,
+        prefix_hit=w.prefix_hit,
+    )
+
+
+def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyStats:
+    """Latency over requests arriving in the middle half; throughput over finishes in the middle half,
+    or over the whole run (closed loops with equal lengths finish in waves, so a window would alias)."""
+    rec = run.requests
+    done = rec.status == 1
+    order = np.argsort(rec.arrival_s, kind="stable")
+    n = order.size
+    middle = np.zeros(n, dtype=bool)
+    middle[order[n // 4 : max(n // 4 + 1, 3 * n // 4)]] = True
+    sel = middle & done
+    ttft, tpot = rec.ttft_s[sel], rec.tpot_s[sel]
+    tpot = tpot[np.isfinite(tpot)]
+    finish = rec.finish_s[done]
+    lo, hi = np.quantile(finish, [0.25, 0.75]) if finish.size else (0.0, 0.0)
+    in_window = done & (rec.finish_s >= lo) & (rec.finish_s <= hi)
+    tokens = float(rec.osl[in_window].sum())
+    rate = tokens / (hi - lo) if hi > lo and not whole_run_rate else run.throughput.output_tokens_per_s
+
+    def stat(x: np.ndarray, q: float | None) -> float:
+        if x.size == 0:
+            return float("nan")
+        return float(np.mean(x)) if q is None else float(np.quantile(x, q))
+
+    return SteadyStats(stat(ttft, None), stat(ttft, 0.99), stat(tpot, None), stat(tpot, 0.99), rate,
+                       run.chips, run.rejected)  # fmt: skip
+
+
+def _run(t: Target, instances: int, workload: WorkloadSpec) -> SteadyStats:
+    run = simulate(SimulationSpec(PoolSpec(t, instances=instances), workload, seed=0))
+    return steady_stats(run, whole_run_rate=isinstance(workload.arrival, ClosedLoop))
+
+
+def at_rate(t: Target, instances: int, w: an.Workload, rate: float) -> SteadyStats:
+    """Simulate Poisson arrivals at `rate` requests/s over `instances` copies of `t`."""
+    point = an.offline(t, w)
+    e2e = point.ttft_s + max(w.osl - 1, 0) * point.tpot_s
+    return _run(t, instances, _workload(w, Poisson(rate), rate * e2e))
+
+
+def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int) -> SteadyStats:
+    return _run(t, instances, _workload(w, ClosedLoop(concurrency), concurrency))
+
+
+def best_rate_under_p99(
+    t: Target, instances: int, w: an.Workload, ttft_s: float | None, tpot_s: float | None
+) -> float | None:
+    """The highest Poisson rate (requests/s) whose simulated p99 TTFT and TPOT meet the limits.
+
+    A stable system's output rate is this arrival rate x the mean output length (what MLPerf reports).
+    """
+
+    def meets(s: SteadyStats) -> bool:
+        ok_ttft = ttft_s is None or s.ttft_p99_s <= ttft_s
+        ok_tpot = tpot_s is None or s.tpot_p99_s <= tpot_s
+        return ok_ttft and ok_tpot and s.rejected == 0
+
+    lo, hi = 0.0, an.offline(t, w).requests_per_s_per_instance * instances
+    best: float | None = None
+    for _ in range(RATE_BISECTIONS):
+        mid = (lo + hi) / 2
+        if meets(at_rate(t, instances, w, mid)):
+            lo = best = mid
+        else:
+            hi = mid
+    return best

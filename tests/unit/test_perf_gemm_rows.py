@@ -1,0 +1,29 @@
+"""GEMM efficiency versus rows (tokens): swap-AB below one tile, DeepGEMM's M-dependence above."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelchip.deploy.layout import Layout
+from modelchip.perf.build import build_target
+from modelchip.perf.cost import compute_time
+from modelchip.perf.efficiency import efficiency_table
+from modelchip.perf.ops import Op
+
+
+def _compute_s(rows: float) -> float:
+    t = build_target("meta-llama/Meta-Llama-3.1-8B", "h20", Layout())
+    op = Op("g", "gemm", 2.0 * rows * 4096 * 4096, 4096 * 4096 * 2.0, "bf16", rows)
+    return float(compute_time(t, op)[0])
+
+
+def test_below_one_tile_compute_time_scales_with_rows() -> None:
+    # Same efficiency below 64 rows: time proportional to FLOPs (8 rows cost 1/8 of 64 rows).
+    assert _compute_s(8) == pytest.approx(_compute_s(64) / 8, rel=1e-12)
+
+
+def test_above_one_tile_efficiency_follows_m_over_m_plus_half() -> None:
+    m_half = efficiency_table().gemm_m_half
+    ratio = _compute_s(1024) / _compute_s(256)
+    # time ~ M / e(M), e(M) ~ M / (M + m_half)  =>  t(1024)/t(256) = (1024 + m_half) / (256 + m_half)
+    assert ratio == pytest.approx((1024 + m_half) / (256 + m_half), rel=1e-12)
