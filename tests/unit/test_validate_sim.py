@@ -1,0 +1,41 @@
+"""Validation on the simulator: steady-state statistics, and identical results across processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelchip.deploy.layout import Layout
+from modelchip.perf import analytic as an
+from modelchip.perf.build import build_target
+from modelchip.validate import apply_filter, load_cases, parse_filter, run_cases
+from modelchip.validate import predict_sim as sim
+from modelchip.validate.predict_case import predict_case
+
+
+def test_stable_poisson_run_outputs_rate_times_length() -> None:
+    t = build_target("meta-llama/Meta-Llama-3.1-8B", "h100-sxm", Layout(), engine="vllm")
+    w = an.Workload(isl=512, osl=128)
+    capacity = an.offline(t, w).requests_per_s_per_instance
+    stats = sim.at_rate(t, 1, w, 0.5 * capacity)
+    # At half load the system keeps up: tokens out per second = arrivals x output length.
+    assert stats.output_tokens_per_s == pytest.approx(0.5 * capacity * 128, rel=0.15)
+    assert 0 < stats.ttft_mean_s <= stats.ttft_p99_s
+    assert 0 < stats.tpot_mean_s <= stats.tpot_p99_s
+
+
+def test_p99_rate_search_meets_its_limits_and_tighter_limits_lower_it() -> None:
+    t = build_target("meta-llama/Meta-Llama-3.1-8B", "h100-sxm", Layout(), engine="vllm")
+    w = an.Workload(isl=512, osl=128)
+    loose = sim.best_rate_under_p99(t, 1, w, ttft_s=2.0, tpot_s=0.2)
+    tight = sim.best_rate_under_p99(t, 1, w, ttft_s=2.0, tpot_s=0.02)
+    assert loose is not None and tight is not None and tight < loose
+    check = sim.at_rate(t, 1, w, tight)
+    assert check.tpot_p99_s <= 0.02
+
+
+def test_worker_processes_give_identical_results() -> None:
+    cases = apply_filter(load_cases(None), parse_filter("hardware=mi325x"))
+    serial = run_cases(cases, predict_case)
+    parallel = run_cases(cases, predict_case, workers=2)
+    assert [r.predicted for r in serial] == [r.predicted for r in parallel]
+    assert [r.id for r in serial] == [c.id for c in cases]
