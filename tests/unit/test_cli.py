@@ -280,3 +280,17 @@ def test_validate_filter_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     summary = data["summary"]
     assert summary["n_cases"] == len(cases)
     assert summary["n_supported"] == sum(1 for c in cases if c["status"] == "ok")
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["predict", "--no-such-option", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "No such option" in err and "Traceback" not in err
+
+
+def test_plan_reads_slo_durations_with_units() -> None:
+    from modelchip.cli.plan_cmd import make_slo
+
+    slo = make_slo("2s", "50ms", False)
+    assert (slo.ttft_s, slo.tpot_s) == (2.0, 0.05)
+    assert make_slo("2000", "50", False) == slo  # a bare number is milliseconds

@@ -44,25 +44,35 @@ def _global(
         os.environ[CATALOG_ENV] = os.pathsep.join([*existing, *catalog])
 
 
+def _exit_code(exc: BaseException) -> int | None:
+    """Exit code of a click/typer control-flow or usage exception (typer >= 0.20 vendors its own click,
+    so its classes are not click's: recognise them by shape)."""
+    if isinstance(exc, (click.exceptions.Exit, typer.Exit)) or type(exc).__name__ == "Exit":
+        return int(getattr(exc, "exit_code", 0))
+    if isinstance(exc, click.ClickException) or (callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")):
+        exc.show()  # type: ignore[attr-defined]
+        return 2
+    if isinstance(exc, (click.exceptions.Abort, typer.Abort)) or type(exc).__name__ == "Abort":
+        Console(stderr=True).print("aborted")
+        return 130
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    err = Console(stderr=True)
     try:
         app(args=args, prog_name="modelchip", standalone_mode=False)
     except UserError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 130
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise
+        return code
     return 0
 
 

@@ -27,13 +27,14 @@ from modelchip.search.plan import PlanRequest, PlanResult, WorkloadSpec, plan
 from modelchip.search.space import SearchSpace
 from modelchip.search.store import DEFAULT_DB, ResultStore
 from modelchip.workload.presets import PRESETS
+from modelchip.workload.slo import parse_duration
 
 MODEL = typer.Option("deepseek-ai/DeepSeek-R1", "--model", help="bundled repo id or path to config.json")
 WORKLOAD = typer.Option("chat", "--workload", help=f"preset ({', '.join(PRESETS)}) or a YAML/JSON file with isl, osl")
 ISL = typer.Option(None, "--isl", help="override the workload's input tokens")
 OSL = typer.Option(None, "--osl", help="override the workload's output tokens")
-TTFT = typer.Option(None, "--slo-ttft", help="TTFT limit, ms")
-TPOT = typer.Option(None, "--slo-tpot", help="TPOT limit, ms (1000 / tokens/s per user)")
+TTFT = typer.Option(None, "--slo-ttft", help="TTFT limit: 2s, 500ms (a bare number is ms)")
+TPOT = typer.Option(None, "--slo-tpot", help="TPOT limit: 50ms (a bare number is ms; 1000 / tokens/s per user)")
 P99 = typer.Option(False, "--p99", help="limits are p99 rather than means")
 OBJECTIVE = typer.Option("chip", "--objective", help=f"rank by tokens/s per {' | '.join(OBJECTIVES)}")
 MAX_CHIPS = typer.Option(None, "--max-chips", help="chips budget (default: the system's size)")
@@ -78,11 +79,21 @@ def load_workload(spec: str, isl: float | None, osl: float | None) -> WorkloadSp
     return WorkloadSpec(w.name, isl or w.isl, osl or w.osl, w.prefix_hit)
 
 
-def make_slo(ttft_ms: float | None, tpot_ms: float | None, p99: bool) -> Slo:
-    for name, v in (("--slo-ttft", ttft_ms), ("--slo-tpot", tpot_ms)):
-        if v is not None and v <= 0:
-            raise UserError(f"{name} must be > 0 ms (got {v})")
-    return Slo(ttft_ms / 1e3 if ttft_ms else None, tpot_ms / 1e3 if tpot_ms else None, p99)
+def _limit_s(text: str | float | None, option: str) -> float | None:
+    """Seconds from '2s' / '50ms' (parse_duration), or from a bare number of milliseconds."""
+    if text is None:
+        return None
+    try:
+        ms = float(text)
+    except ValueError:
+        return parse_duration(str(text), option)
+    if ms <= 0:
+        raise UserError(f"{option} must be > 0 (got {text})")
+    return ms / 1e3
+
+
+def make_slo(ttft: str | float | None, tpot: str | float | None, p99: bool) -> Slo:
+    return Slo(_limit_s(ttft, "--slo-ttft"), _limit_s(tpot, "--slo-tpot"), p99)
 
 
 def make_space(max_chips: int | None, engine: str | None, mode: str) -> SearchSpace:
@@ -244,8 +255,8 @@ def plan_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
-    slo_ttft: float | None = TTFT,
-    slo_tpot: float | None = TPOT,
+    slo_ttft: str | None = TTFT,
+    slo_tpot: str | None = TPOT,
     p99: bool = P99,
     objective: str = OBJECTIVE,
     max_chips: int | None = MAX_CHIPS,
@@ -285,8 +296,8 @@ def compare_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
-    slo_ttft: float | None = TTFT,
-    slo_tpot: float | None = TPOT,
+    slo_ttft: str | None = TTFT,
+    slo_tpot: str | None = TPOT,
     p99: bool = P99,
     objective: str = OBJECTIVE,
     max_chips: int | None = MAX_CHIPS,
@@ -366,8 +377,8 @@ def migrate_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
-    slo_ttft: float | None = TTFT,
-    slo_tpot: float | None = TPOT,
+    slo_ttft: str | None = TTFT,
+    slo_tpot: str | None = TPOT,
     p99: bool = P99,
     price: float | None = PRICE,
     engine: str | None = ENGINE,
@@ -457,8 +468,8 @@ def sweep_command(
     models: list[str] = typer.Option(["deepseek-ai/DeepSeek-R1"], "--model", help="models (repeatable)"),
     systems: list[str] = typer.Option(..., "--system", help="systems (repeatable)"),
     workloads: list[str] = typer.Option(["chat"], "--workload", help="workloads (repeatable)"),
-    slo_ttft: float | None = TTFT,
-    slo_tpot: float | None = TPOT,
+    slo_ttft: str | None = TTFT,
+    slo_tpot: str | None = TPOT,
     p99: bool = P99,
     backend: str = BACKEND,
     workers: int | None = WORKERS,
