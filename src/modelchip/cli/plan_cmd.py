@@ -19,9 +19,9 @@ from modelchip.errors import UserError
 from modelchip.fileio import read_structured
 from modelchip.report import plan_html
 from modelchip.search.backends import Runner
-from modelchip.search.compare import CompareResult, compare
+from modelchip.search.compare import CompareResult, compare, with_plans
 from modelchip.search.config import OBJECTIVES, Config, Slo
-from modelchip.search.confirm import Confirmation, confirm_top
+from modelchip.search.confirm import Confirmation, confirm_best
 from modelchip.search.migrate import MigrateResult, migrate
 from modelchip.search.plan import PlanRequest, PlanResult, WorkloadSpec, plan
 from modelchip.search.space import SearchSpace
@@ -240,7 +240,7 @@ def print_sims(sims: Sequence[Confirmation]) -> None:
         return
     table = Table(title="Simulator check (closed loop at the planned concurrency; TTFT median)")
     for col in plan_html.CONFIRM_COLUMNS:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, no_wrap=col == "system", overflow="fold")
     for row in plan_html.confirm_rows(sims):
         table.add_row(*row)
     console.print(table)
@@ -280,7 +280,7 @@ def plan_command(
     )  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:
         result = plan(req, ses.run)
-    sims = confirm_top(req, result.ranked, result.budget_chips, simulate)
+    result, sims = confirm_best(result, simulate)
     if report is not None:
         plan_html.write(report, plan_html.render_plan(result, sims))
     _emit_plans([result], as_json, csv_path, top, sims)
@@ -327,7 +327,9 @@ def run_compare(
 ) -> CompareResult:  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:
         result = compare(base, systems, ses.run, ses.on_system)
-    sims = [s for p in result.plans for s in confirm_top(p.request, p.ranked, p.budget_chips, simulate)]
+    confirmed = [confirm_best(p, simulate) for p in result.plans]
+    result = with_plans(result, [p for p, _ in confirmed])
+    sims = [s for _, plan_sims in confirmed for s in plan_sims]
     if report is not None:
         plan_html.write(report, plan_html.render_compare(result, sims))
     if csv_path is not None:
@@ -348,7 +350,7 @@ def print_compare(r: CompareResult) -> None:
     w = req.workload
     title = f"{req.model}, {w.name} (ISL {w.isl:g} / OSL {w.osl:g}), {req.slo.describe()}: best per system"
     table = Table(title=title)
-    table.add_column("system")
+    table.add_column("system", no_wrap=True)
     for o in OBJECTIVES.values():
         table.add_column(o.unit, justify="right")
     table.add_column("best deployment (by tok/s/chip)", overflow="fold")

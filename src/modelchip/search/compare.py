@@ -131,3 +131,10 @@ def explain(objective: str, a: Config, b: Config, cat: Catalog) -> str:
 
 def objective_label(objective: str) -> str:
     return OBJECTIVES[objective].label
+
+
+def with_plans(result: CompareResult, plans: Sequence[PlanResult]) -> CompareResult:
+    """The comparison redone on revised plans (e.g. after the simulator rejected some configs)."""
+    cat = load_catalog()
+    wins = tuple(w for o in OBJECTIVES if (w := _win(o, plans, cat)) is not None)
+    return CompareResult(result.request, tuple(plans), wins)

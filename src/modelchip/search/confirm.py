@@ -10,12 +10,12 @@ move, and TPOT the mean (p99 for p99 limits).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modelchip.search.compose import instance_counts
-from modelchip.search.config import Config, Slo
+from modelchip.search.config import OBJECTIVES, Config, Slo, objective_value
 from modelchip.search.evaluate import EvalTask, build
-from modelchip.search.plan import PlanRequest
+from modelchip.search.plan import PlanRequest, PlanResult
 from modelchip.serving.api import simulate
 from modelchip.serving.spec import PoolSpec, SimulationSpec
 from modelchip.workload.arrivals import ClosedLoop
@@ -67,3 +67,35 @@ def confirm(req: PlanRequest, c: Config, budget_chips: int) -> Confirmation:
 
 def confirm_top(req: PlanRequest, ranked: Sequence[Config], budget_chips: int, n: int) -> list[Confirmation]:
     return [confirm(req, c, budget_chips) for c in ranked[:n]]
+
+
+MAX_EXTRA_TRIES = 6  # configs beyond the top n replayed while looking for one the simulator confirms
+
+
+def confirm_best(result: PlanResult, n: int) -> tuple[PlanResult, list[Confirmation]]:
+    """Replay the top `n` configs, and further down the ranking until one meets the SLO in the simulator.
+
+    Configs the simulator rejects can no longer be "best" for any objective: the plan's best becomes
+    the highest-ranked confirmed one, and each objective's best the best config not rejected.
+    """
+    if n <= 0 or not result.ranked:
+        return result, []
+    req, sims, confirmed = result.request, [], None
+    for i, c in enumerate(result.ranked[: n + MAX_EXTRA_TRIES]):
+        if i >= n and confirmed is not None:
+            break
+        sims.append(confirm(req, c, result.budget_chips))
+        if sims[-1].meets_slo and confirmed is None:
+            confirmed = c
+    rejected = {id(s.config) for s in sims if not s.meets_slo}
+    if confirmed is None or not rejected:
+        return result, sims
+    kept = tuple(c for c in result.ranked if id(c) not in rejected)
+    ranked = (confirmed, *(c for c in kept if c is not confirmed))
+    by_objective = {o: _best_for(kept, o) for o in OBJECTIVES}
+    return replace(result, ranked=ranked, best=confirmed, best_by_objective=by_objective), sims
+
+
+def _best_for(configs: Sequence[Config], objective: str) -> Config | None:
+    scored = [(objective_value(c, objective), i) for i, c in enumerate(configs)]
+    return configs[max(scored)[1]] if scored else None
