@@ -13,6 +13,10 @@ class UserError(Exception):
     """
 
 
+class UnknownIdError(UserError):
+    """An id that no registry (catalog, model bundle, preset table) knows."""
+
+
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidate ids closest to ``name`` (for "did you mean" hints)."""
     pool = list(candidates)
@@ -22,10 +26,10 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return hits
 
 
-def unknown_id(kind: str, name: str, candidates: Iterable[str], hint: str = "") -> UserError:
+def unknown_id(kind: str, name: str, candidates: Iterable[str], hint: str = "") -> UnknownIdError:
     """An error for an id that is not in a registry, with the closest ids."""
     pool = sorted(candidates)
     near = closest(name, pool)
     near_text = f"; closest: {', '.join(near)}" if near else ""
     fix = hint or f"run `modelchip {kind} list` for all ids"
-    return UserError(f"unknown {kind} id '{name}'{near_text} ({fix})")
+    return UnknownIdError(f"unknown {kind} id '{name}'{near_text} ({fix})")

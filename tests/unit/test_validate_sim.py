@@ -39,3 +39,18 @@ def test_worker_processes_give_identical_results() -> None:
     parallel = run_cases(cases, predict_case, workers=2)
     assert [r.predicted for r in serial] == [r.predicted for r in parallel]
     assert [r.id for r in serial] == [c.id for c in cases]
+
+
+def test_rejected_setups_are_unsupported_but_unknown_ids_fail() -> None:
+    from modelchip.errors import UnknownIdError
+    from modelchip.validate.cases import Case, Unsupported
+
+    base = load_cases(None)[0].model_dump(mode="json", exclude_unset=True)
+    too_small = {**base, "id": "x1", "model": "meta-llama/Meta-Llama-3.1-405B", "hardware": "mi300x",
+                 "system": None, "chips": 1, "parallel": {"tp": 1}, "precision": "bf16",
+                 "mode": "decode", "metric": "decode_tokens_per_s_per_chip",
+                 "workload": {"isl": 1000, "osl": 100, "batch_per_chip": 8}}  # fmt: skip
+    with pytest.raises(Unsupported, match="does not fit"):
+        predict_case(Case.model_validate(too_small))
+    with pytest.raises(UnknownIdError):
+        predict_case(Case.model_validate({**too_small, "hardware": "no-such-chip"}))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from modelchip.deploy.layout import Layout
-from modelchip.errors import UserError
+from modelchip.errors import UnknownIdError, UserError
 from modelchip.models.hf import load_model
 from modelchip.models.schema import ModelSpec
 from modelchip.perf import analytic as an
@@ -267,7 +267,20 @@ def _value(case: Case, t: Target) -> float:
 
 
 def predict_case(case: Case) -> float:
-    """The model's prediction of `case.metric` for the case's setup."""
+    """The model's prediction of `case.metric` for the case's setup.
+
+    An unknown id is the case's mistake and fails loudly; a setup the model rejects (a layout that does
+    not divide the model, a model that does not fit) is reported as unsupported with that reason.
+    """
+    try:
+        return _predict(case)
+    except UnknownIdError:
+        raise
+    except UserError as exc:
+        raise Unsupported(str(exc)) from exc
+
+
+def _predict(case: Case) -> float:
     model = load_model(case.model)
     if case.mode == "disaggregated":
         return _disaggregated_value(case, model)
