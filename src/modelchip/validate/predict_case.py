@@ -16,7 +16,7 @@ from modelchip.models.hf import load_model
 from modelchip.models.schema import ModelSpec
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
-from modelchip.perf.memory import memory_plan
+from modelchip.perf.memory import memory_plan, require_fit
 from modelchip.perf.target import Target
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
@@ -76,7 +76,12 @@ def _targets(case: Case, model: ModelSpec) -> list[Target]:
             raise Unsupported(
                 f"layout {layout.describe()} uses {layout.chips} chips, case says {per_instance} per instance"
             )
-        return [_target(case, model, layout)]
+        target = _target(case, model, layout)
+        if case.mode != "prefill":
+            # Prefill pools may stream expert weights from host memory (SGLang on GB200 over NVLink-C2C):
+            # compute-bound prefill hides it; decode cannot, so decoding setups must fit in HBM.
+            require_fit(target, memory_plan(target, _workload(case).mean_context))
+        return [target]
     if per_instance == 1:
         return [_target(case, model, Layout())]
     w = _workload(case)
