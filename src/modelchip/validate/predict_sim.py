@@ -6,14 +6,17 @@
   rate x mean output length; None when no rate passes (the analytical answer is used then).
 - Closed loop at a concurrency: simulate the clients.
 
-Lengths are the case's means (fixed). Statistics come from the steady middle of a run: a run holds
-STEADY_FACTOR x the requests in flight, and the first and last quarter (the ramp-up, when the engine is
-still filling, and the drain, when arrivals have stopped) are left out.
+Lengths are the case's means (fixed). One instance is simulated with its share of the load: identical
+instances behind a router each see a Poisson stream of rate / instances (a split Poisson stream is
+Poisson), or concurrency / instances clients. Statistics come from the steady middle of a run: a run
+holds STEADY_FACTOR x the requests in flight (Little's law at the analytical steady state), and the
+first and last quarter (the ramp-up, when the engine is still filling, and the drain, when arrivals
+have stopped) are left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +27,7 @@ from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
 
 MIN_POISSON_REQUESTS = 600  # p99 from the ~300 steady requests of the smallest run
 MIN_CLOSED_LOOP_REQUESTS = 100
-MAX_REQUESTS = 4000
+MAX_REQUESTS = 20000
 STEADY_FACTOR = 4.0
 RATE_BISECTIONS = 5  # 3% of the analytical capacity
 
@@ -81,19 +84,23 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
 
 
 def _run(t: Target, instances: int, workload: WorkloadSpec) -> SteadyStats:
-    run = simulate(SimulationSpec(PoolSpec(t, instances=instances), workload, seed=0))
-    return steady_stats(run, whole_run_rate=isinstance(workload.arrival, ClosedLoop))
+    """One instance's share of the load; throughput scaled back to all `instances`."""
+    run = simulate(SimulationSpec(PoolSpec(t, instances=1), workload, seed=0))
+    one = steady_stats(run, whole_run_rate=isinstance(workload.arrival, ClosedLoop))
+    return replace(one, output_tokens_per_s=one.output_tokens_per_s * instances, chips=one.chips * instances)
 
 
 def at_rate(t: Target, instances: int, w: an.Workload, rate: float) -> SteadyStats:
-    """Simulate Poisson arrivals at `rate` requests/s over `instances` copies of `t`."""
-    point = an.offline(t, w)
+    """Simulate Poisson arrivals at `rate` requests/s spread over `instances` copies of `t`."""
+    per_instance = rate / instances
+    point = an.at_request_rate(t, per_instance, w) or an.offline(t, w)
     e2e = point.ttft_s + max(w.osl - 1, 0) * point.tpot_s
-    return _run(t, instances, _workload(w, Poisson(rate), rate * e2e))
+    return _run(t, instances, _workload(w, Poisson(per_instance), per_instance * e2e))
 
 
 def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int) -> SteadyStats:
-    return _run(t, instances, _workload(w, ClosedLoop(concurrency), concurrency))
+    per_instance = max(1, round(concurrency / instances))
+    return _run(t, instances, _workload(w, ClosedLoop(per_instance), per_instance))
 
 
 def best_rate_under_p99(
