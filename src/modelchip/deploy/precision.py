@@ -74,9 +74,15 @@ def _check_format(fmt: str, role: str) -> None:
 
 
 def native_gemm_format(chip: ChipSpec, requested: str) -> str:
-    """The format a GEMM requested in `requested` runs in on `chip`."""
+    """The format a GEMM requested in `requested` runs in on `chip`.
+
+    A unit slower than the chip's BF16 unit is passed over (B300/GB300 keep a vestigial INT8 at ~1/18
+    of FP8, hardware.md section 1): no engine would run a narrower format slower than BF16.
+    """
+    bf16 = chip.compute.peak_flops("bf16") or 0.0
     for fmt in FALLBACK_CHAIN.get(requested, (requested,)):
-        if chip.compute.peak_flops(fmt) is not None:
+        peak = chip.compute.peak_flops(fmt)
+        if peak is not None and (peak >= bf16 or fmt in ("bf16", "fp16")):
             return fmt
     raise UserError(
         f"chip '{chip.id}' has no matrix unit for {requested} or any fallback; add compute.bf16 to its YAML"

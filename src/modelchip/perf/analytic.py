@@ -91,9 +91,16 @@ def decode_pool(t: Target, batch_per_rank: float, context: float) -> tuple[float
 
 
 def prefill_pool(t: Target, tokens_per_rank: float, w: Workload) -> tuple[float, StepResult]:
-    """(prompt tokens/s per chip, step) of a prefill-only pool; prefix hits count as served tokens."""
+    """(prompt tokens/s per chip, step) of a prefill-only pool; prefix hits count as served tokens.
+
+    The step is one pipeline stage over one of pp micro-batches, so the batch clears in pp x step."""
     step = prefill_step(t, tokens_per_rank * (1 - w.prefix_hit), w.new_prompt_tokens, w.isl - w.new_prompt_tokens)
-    return tokens_per_rank / step.time_s / _chips_per_rank(t), step
+    return tokens_per_rank / (step.time_s * t.layout.pp) / _chips_per_rank(t), step
+
+
+def prefill_latency_s(t: Target, step: StepResult) -> float:
+    """Time for a prefill step's prompts to pass through every pipeline stage."""
+    return step.time_s * t.layout.pp
 
 
 def aggregated_point(t: Target, concurrency_per_rank: float, w: Workload) -> OperatingPoint:

@@ -104,6 +104,10 @@ def comm_time(t: Target, op: Op) -> Num:
         return 0.0
     if op.collective == "all_to_all":
         return _all_to_all_time(op, n, up, out)
+    if op.collective == "p2p":
+        # Pipeline stages of an instance wider than one scale-up domain hand over across the NICs.
+        link = up if n <= up.domain_devices else out
+        return link.latency_s + op.bytes / (link.bandwidth_per_device * link.efficiency)
     wire = 2.0 * (n - 1) / n * op.bytes if op.collective == "all_reduce" else op.bytes
     if n <= up.domain_devices:
         return up.latency_s + wire / (up.bandwidth_per_device * up.efficiency)

@@ -45,16 +45,26 @@ class MemoryPlan:
 def weight_bytes_per_device(t: Target) -> float:
     lay, prec, model = t.layout, t.precision, t.model
     counts = count_params(model, include_mtp=True)
-    mtp = counts.mtp if t.speculation.draft_tokens > 0 else 0.0
-    shared = (counts.attention + counts.mlp_dense + counts.experts_shared + counts.other + mtp) / lay.tp
+    # An MTP module is one decoder layer shaped like the last one: its routed experts spread over ep.
+    uses_mtp = t.speculation.draft_tokens > 0
+    mtp_routed = _routed_params(model.layers[-1], model.hidden_size) * model.mtp_layers if uses_mtp else 0.0
+    mtp_rest = max(counts.mtp - mtp_routed, 0.0) if uses_mtp else 0.0
+    shared = (counts.attention + counts.mlp_dense + counts.experts_shared + counts.other + mtp_rest) / lay.tp
     embed = counts.embedding / lay.tp * 2.0
     routed = 0.0
     experts = max((layer.mlp.num_experts for layer in model.layers), default=0)
     if counts.experts_routed and experts:
-        per_expert = counts.experts_routed / experts
-        devices = lay.ep
-        routed = per_expert * max(experts / devices, 1.0) / lay.moe_tp * prec.moe_weight_bytes
+        per_expert = (counts.experts_routed + mtp_routed) / experts
+        routed = per_expert * max(experts / lay.ep, 1.0) / lay.moe_tp * prec.moe_weight_bytes
     return (shared * prec.weight_bytes + routed) / lay.pp + embed / (1 if lay.pp == 1 else lay.pp)
+
+
+def _routed_params(layer: LayerSpec, hidden: int) -> float:
+    """Routed-expert parameters of one layer (gate/up/down of every expert)."""
+    mlp = layer.mlp
+    if mlp.kind != "moe":
+        return 0.0
+    return float(mlp.num_experts * (3 if mlp.gated else 2) * mlp.intermediate_size * hidden)
 
 
 def _layer_kv_bytes(layer: LayerSpec, t: Target, context: float) -> float:
@@ -97,3 +107,19 @@ def require_fit(t: Target, plan: MemoryPlan) -> None:
         f"reserve per device vs {plan.hbm_bytes / gb:.1f} GB HBM (short by {(need - plan.hbm_bytes) / gb:.1f} GB); "
         "use more chips (tp/ep/pp) or a smaller precision"
     )
+
+
+DEFAULT_NIC_BYTES_PER_S = 50e9  # 400 Gb/s, the common scale-out NIC (hardware.md)
+DEFAULT_NIC_LATENCY_S = 46e-6  # kernels.md 4.4
+
+
+def kv_transfer_s(t: Target, context: float) -> float:
+    """KV cache of one sequence moved to another instance (P/D disaggregation): each chip sends its own
+    shard over its own scale-out NIC, in parallel with the other chips of the instance."""
+    bw, latency = DEFAULT_NIC_BYTES_PER_S, DEFAULT_NIC_LATENCY_S
+    if t.system is not None and t.system.scale_out is not None:
+        bw = t.system.scale_out.bandwidth_bytes_per_s_per_direction_per_chip.value
+        latency = t.system.scale_out.latency_s.value
+    elif t.chip.scale_out is not None:
+        bw = t.chip.scale_out.bandwidth_bytes_per_s_per_direction.value
+    return latency + kv_bytes_per_sequence(t, context) * t.devices_per_chip / bw

@@ -196,9 +196,11 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
     lay = t.layout
     tokens_all = shape.tokens * t.attention_ranks
     experts_local = max(1.0, mlp.num_experts / lay.ep)
-    pairs_per_expert = tokens_all * mlp.top_k / mlp.num_experts
+    # With more devices than experts, redundant replicas split an expert's tokens (EPLB): each device
+    # gets 1/ep of all token-expert pairs either way.
+    pairs_per_expert = tokens_all * mlp.top_k / max(mlp.num_experts, lay.ep)
     imbalance = t.moe_imbalance if lay.ep > 1 else 1.0
-    load = experts_local * pairs_per_expert * imbalance
+    load = tokens_all * mlp.top_k / lay.ep * imbalance
     # Experts that see at least one token this step (weights are read only for them).
     touched = experts_local * (1.0 - (1.0 - mlp.top_k / mlp.num_experts) ** np.maximum(tokens_all, 1.0))
     mats = 3 if mlp.gated else 2
@@ -303,6 +305,14 @@ def step_ops(t: Target, shape: StepShape) -> list[Op]:
     ops += mtp_ops(t, shape)
     if pp > 1:
         ops.append(
-            Op("pp.send_recv", "comm", 0.0, shape.tokens * t.model.hidden_size * ACT_BYTES, collective="p2p", group=2)
+            # group: the instance's devices, so the cost knows whether stages sit in one scale-up domain.
+            Op(
+                "pp.send_recv",
+                "comm",
+                0.0,
+                shape.tokens * t.model.hidden_size * ACT_BYTES,
+                collective="p2p",
+                group=t.layout.chips * t.devices_per_chip,
+            )
         )
     return ops

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from modelchip.deploy.layout import Layout
+from modelchip.errors import UserError
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.perf.cost import Bound
@@ -64,14 +65,24 @@ def _phase(step: StepResult) -> PhaseReport:
     return PhaseReport(step.time_s, step.bound, step.top_ops(5), float(step.shape.tokens))
 
 
+def _check_request(req: PredictRequest) -> None:
+    for name, value in (("--isl", req.isl), ("--osl", req.osl), ("--batch", req.batch)):
+        if not value > 0:
+            raise UserError(f"{name} must be > 0 (got {value:g})")
+    if not 0.0 <= req.prefix_hit < 1.0:
+        raise UserError(f"prefix hit rate must be in [0, 1) (got {req.prefix_hit:g})")
+
+
 def predict(req: PredictRequest) -> Prediction:
+    _check_request(req)
     t = build_target(req.model, req.hardware, req.layout, req.precision, req.system, req.engine, req.speculation)
     w = an.Workload(req.isl, req.osl, req.prefix_hit)
     plan = memory_plan(t, w.mean_context)
     require_fit(t, plan)
     ranks = t.attention_ranks
     chips_per_rank = t.layout.chips / ranks
-    prompts_rank = max(req.batch / ranks, 1e-9)
+    # Attention-DP sends each prompt whole to one rank: at least one prompt per rank's prefill step.
+    prompts_rank = max(req.batch / ranks, 1.0)
     prefill_step = an.prefill_step(t, prompts_rank * w.new_prompt_tokens, w.new_prompt_tokens, req.isl * req.prefix_hit)
     notes = list(t.precision.notes)
     if req.mode == "aggregated":
@@ -84,15 +95,15 @@ def predict(req: PredictRequest) -> Prediction:
         step_for_energy = decode
     elif req.mode == "decode":
         tpot, per_chip, decode = an.decode_pool(t, req.batch / ranks, w.mean_context)
-        ttft, step_for_energy = prefill_step.time_s, decode
+        ttft, step_for_energy = an.prefill_latency_s(t, prefill_step), decode
     else:
         decode = an.decode_step(t, req.batch / ranks, w.mean_context)
-        ttft = prefill_step.time_s
+        ttft = an.prefill_latency_s(t, prefill_step)
         tpot = decode.time_s * t.layout.pp / t.speculation.tokens_per_step()
         per_chip = 0.0
         step_for_energy = prefill_step
     input_rate = (
-        (prompts_rank * req.isl / prefill_step.time_s / chips_per_rank)
+        (prompts_rank * req.isl / an.prefill_latency_s(t, prefill_step) / chips_per_rank)
         if req.mode == "prefill"
         else (per_chip * req.isl / max(req.osl, 1.0))
     )

@@ -63,9 +63,11 @@ def supports_two_batch_overlap(t: Target) -> bool:
 def _run(t: Target, shape: StepShape, overlap: bool) -> StepResult:
     run_shape = replace(shape, sequences=shape.sequences / 2) if overlap else shape
     costs = [op_cost(t, op) for op in step_ops(t, run_shape)]
+    if overlap:
+        # Each op runs once per micro-batch: count both, so totals and bounds are per full step.
+        costs = [OpCost(replace(c.op, count=2 * c.op.count), c.time_s, c.bound) for c in costs]
     compute, comm, by_bound = _sums(costs)
     if overlap:
-        compute, comm = 2 * compute, 2 * comm
         hidden = t.overlap_efficiency * min(compute, comm)
         body = compute + comm - hidden
         exposed = comm - hidden

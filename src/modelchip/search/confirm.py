@@ -92,10 +92,17 @@ def confirm_best(result: PlanResult, n: int) -> tuple[PlanResult, list[Confirmat
         return result, sims
     kept = tuple(c for c in result.ranked if id(c) not in rejected)
     ranked = (confirmed, *(c for c in kept if c is not confirmed))
-    by_objective = {o: _best_for(kept, o) for o in OBJECTIVES}
+    by_objective = {o: _keep_or_replace(result.best_by_objective.get(o), kept, o, rejected) for o in OBJECTIVES}
     return replace(result, ranked=ranked, best=confirmed, best_by_objective=by_objective), sims
 
 
+def _keep_or_replace(
+    current: Config | None, kept: Sequence[Config], objective: str, rejected: set[int]
+) -> Config | None:
+    """An objective's best stays unless the simulator rejected it."""
+    return current if current is not None and id(current) not in rejected else _best_for(kept, objective)
+
+
 def _best_for(configs: Sequence[Config], objective: str) -> Config | None:
-    scored = [(objective_value(c, objective), i) for i, c in enumerate(configs)]
-    return configs[max(scored)[1]] if scored else None
+    scored = [(objective_value(c, objective), -i) for i, c in enumerate(configs)]
+    return configs[-max(scored)[1]] if scored else None

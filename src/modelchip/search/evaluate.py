@@ -22,7 +22,7 @@ from modelchip.perf import analytic as an
 from modelchip.perf import vector as vec
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.energy import AMORTISATION_YEARS, ELECTRICITY_USD_PER_KWH, HOURS_PER_YEAR, energy
-from modelchip.perf.memory import MemoryPlan, memory_plan
+from modelchip.perf.memory import MemoryPlan, kv_transfer_s, memory_plan
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Speculation, Target
 from modelchip.search.space import Candidate
@@ -32,7 +32,6 @@ ENGINE_BATCH_CAP = 4096.0  # running sequences per rank an engine schedules (vLL
 # Prefill batches: the serving engine's token budget per step and attention rank (max_num_batched_tokens,
 # `serving.spec.EngineConfig`), so that plans and their simulated confirmation batch alike.
 PREFILL_TOKENS_PER_RANK = float(EngineConfig().max_batched_tokens_per_rank)
-DEFAULT_NIC_BYTES_PER_S = 50e9  # 400 Gb/s, when a chip lists no scale-out link
 MTP_ACCEPTANCE = 0.7  # CloudMatrix-Infer's planning value for DeepSeek MTP (kernels.md 5.3)
 GRID_STEP = math.sqrt(2.0)  # ratio of neighbouring batches on the concurrency grid
 
@@ -237,9 +236,8 @@ def curve_point_at(t: Target, w: an.Workload, c: float, e: Evaluation) -> CurveP
 def prefill_options(t: Target, w: an.Workload) -> tuple[tuple[PrefillOption, ...], StepResult]:
     """Prefill pools at one prompt per rank (latency) and at the engine's token budget per rank (throughput)."""
     sizes = sorted({max(w.new_prompt_tokens, 1.0), max(PREFILL_TOKENS_PER_RANK, w.new_prompt_tokens)})
-    nic = t.chip.scale_out.bandwidth_bytes_per_s_per_direction.value if t.chip.scale_out else DEFAULT_NIC_BYTES_PER_S
-    # KV handed to the decode pool over the scale-out NIC (as validate's disaggregated cases do).
-    transfer = memory_plan(t, w.isl).kv_bytes_per_sequence * t.layout.tp / nic
+    # KV handed to the decode pool over the scale-out NIC (as the simulator and validate do).
+    transfer = kv_transfer_s(t, w.isl)
     out: list[PrefillOption] = []
     last: StepResult | None = None
     for tokens in sizes:

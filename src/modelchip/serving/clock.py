@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from modelchip.perf import analytic as an
-from modelchip.perf.memory import memory_plan, require_fit
+from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
 
 EXACT_BATCH = 64
@@ -22,8 +22,6 @@ BATCH_STEPS_PER_DOUBLING = 16
 CONTEXT_STEPS_PER_DOUBLING = 2
 PROMPT_STEPS_PER_DOUBLING = 4
 MIN_CONTEXT = 16.0
-DEFAULT_NIC_BYTES_PER_S = 50e9  # 400 Gb/s RDMA NIC when the system names no scale-out fabric
-DEFAULT_NIC_LATENCY_S = 10e-6
 
 
 def _geometric(x: float, steps: int) -> tuple[int, int, float]:
@@ -106,12 +104,5 @@ class StepClock:
         return max(prefill_s + self.overhead_s, self.decode_s(1, MIN_CONTEXT))
 
     def transfer_s(self, tokens: int) -> float:
-        """KV transfer of one sequence to another instance: each chip sends its own shard over its NIC."""
-        t = self.target
-        bw, latency = DEFAULT_NIC_BYTES_PER_S, DEFAULT_NIC_LATENCY_S
-        if t.system is not None and t.system.scale_out is not None:
-            bw = t.system.scale_out.bandwidth_bytes_per_s_per_direction_per_chip.value
-            latency = t.system.scale_out.latency_s.value
-        elif t.chip.scale_out is not None:
-            bw = t.chip.scale_out.bandwidth_bytes_per_s_per_direction.value
-        return latency + tokens * self.kv_bytes_per_token * t.devices_per_chip / bw
+        """KV transfer of one sequence to another instance (`perf.memory.kv_transfer_s`)."""
+        return kv_transfer_s(self.target, float(tokens))

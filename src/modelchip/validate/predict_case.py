@@ -16,7 +16,7 @@ from modelchip.models.hf import load_model
 from modelchip.models.schema import ModelSpec
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
-from modelchip.perf.memory import memory_plan, require_fit
+from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
@@ -111,7 +111,9 @@ def _throughput_metric(case: Case, point: an.OperatingPoint) -> float:
     per_chip = point.output_tokens_per_s_per_chip
     if case.metric in (Metric.OUTPUT_TOKENS_PER_S_PER_CHIP, Metric.DECODE_TOKENS_PER_S_PER_CHIP):
         return per_chip
-    return per_chip * case.chips
+    if case.metric == Metric.OUTPUT_TOKENS_PER_S:
+        return per_chip * case.chips
+    raise Unsupported(f"metric {case.metric} is not defined for an aggregated deployment")
 
 
 def _slo_limits(case: Case) -> tuple[float | None, float | None, bool]:
@@ -189,17 +191,24 @@ def _decode_value(case: Case, t: Target) -> float:
     w = _workload(case)
     context = case.workload.kv_len or w.mean_context
     chips_per_rank = t.layout.chips / t.attention_ranks
+    fits = max(1.0, min(memory_plan(t, context).max_sequences_per_rank, 4096.0))
     if case.workload.batch_per_chip is not None:
         batch_rank = case.workload.batch_per_chip * chips_per_rank
+    elif case.workload.concurrency is not None:
+        batch_rank = min(case.workload.concurrency / _instances(case, t) / t.attention_ranks, fits)
     else:
-        batch_rank = max(1.0, memory_plan(t, context).max_sequences_per_rank)
-        batch_rank = min(batch_rank, 4096.0)
+        batch_rank = fits
     tpot, per_chip, _ = an.decode_pool(t, batch_rank, context)
-    if case.metric == Metric.TPOT_MS:
-        return tpot * 1000.0
-    if case.metric == Metric.TOKENS_PER_S_PER_USER:
-        return 1.0 / tpot
-    return per_chip if case.metric != Metric.OUTPUT_TOKENS_PER_S else per_chip * case.chips
+    values = {
+        Metric.TPOT_MS: tpot * 1000.0,
+        Metric.TOKENS_PER_S_PER_USER: 1.0 / tpot,
+        Metric.DECODE_TOKENS_PER_S_PER_CHIP: per_chip,
+        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: per_chip,
+        Metric.OUTPUT_TOKENS_PER_S: per_chip * case.chips,
+    }
+    if case.metric not in values:
+        raise Unsupported(f"metric {case.metric} is not defined for a decode pool")
+    return values[case.metric]
 
 
 def _prefill_value(case: Case, t: Target) -> float:
@@ -208,7 +217,9 @@ def _prefill_value(case: Case, t: Target) -> float:
     tokens_chip = case.workload.tokens_per_chip or max(DEFAULT_PREFILL_TOKENS_PER_CHIP, w.isl)
     per_chip, step = an.prefill_pool(t, tokens_chip * chips_per_rank, w)
     if case.metric == Metric.TTFT_MS:
-        return step.time_s * 1000.0
+        return an.prefill_latency_s(t, step) * 1000.0
+    if case.metric != Metric.PREFILL_TOKENS_PER_S_PER_CHIP:
+        raise Unsupported(f"metric {case.metric} is not a prefill-pool quantity")
     return per_chip
 
 
@@ -246,10 +257,9 @@ def _disaggregated_value(case: Case, model: ModelSpec) -> float:
     tpot, d_per_chip, _ = an.decode_pool(td, d_rank, context)
     d_rate = d_per_chip * td.layout.chips * case.decode.workers / w.osl
     rate = min(p_rate, d_rate)
-    nic = tp.chip.scale_out.bandwidth_bytes_per_s_per_direction.value if tp.chip.scale_out else 50e9
-    transfer = memory_plan(tp, w.isl).kv_bytes_per_sequence * tp.layout.tp / nic
+    transfer = kv_transfer_s(tp, w.isl)
     values = {
-        Metric.TTFT_MS: (p_step.time_s + transfer) * 1000.0,
+        Metric.TTFT_MS: (an.prefill_latency_s(tp, p_step) + transfer) * 1000.0,
         Metric.TPOT_MS: tpot * 1000.0,
         Metric.TOKENS_PER_S_PER_USER: 1.0 / tpot,
         Metric.OUTPUT_TOKENS_PER_S: rate * w.osl,

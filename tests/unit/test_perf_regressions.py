@@ -1,0 +1,72 @@
+"""Regressions found in review: each test fails on the bug it is named after."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelchip.catalog import load_catalog
+from modelchip.deploy.layout import Layout
+from modelchip.deploy.precision import native_gemm_format
+from modelchip.perf import analytic as an
+from modelchip.perf.build import build_target
+from modelchip.perf.cost import comm_time
+from modelchip.perf.memory import memory_plan
+from modelchip.perf.ops import Op, StepShape, moe_ops
+from modelchip.perf.predict import PredictRequest, predict
+from modelchip.perf.target import Speculation
+
+LLAMA_70B = "meta-llama/Meta-Llama-3.1-70B"
+
+
+def test_pipeline_prefill_cannot_beat_the_compute_roof() -> None:
+    w = an.Workload(isl=2048, osl=128)
+    rates = []
+    for layout in (Layout(tp=8), Layout(tp=2, pp=4), Layout(tp=1, pp=8)):
+        t = build_target(LLAMA_70B, "hgx-h100", layout)
+        rates.append(an.prefill_pool(t, 16384, w)[0])
+    roof = 989.4e12 / (2 * 70e9)  # BF16 peak / FLOPs per token: an upper bound per chip
+    assert max(rates) < roof
+    assert max(rates) / min(rates) < 2.0  # splitting layers over stages does not multiply throughput
+
+
+def test_mtp_experts_are_spread_over_ep_not_replicated() -> None:
+    plans = [
+        memory_plan(build_target("deepseek-ai/DeepSeek-R1", "hgx-h200", Layout(dp=8, ep=8),
+                                 speculation=Speculation(d, 0.7)), 1500)
+        for d in (0, 1)
+    ]  # fmt: skip
+    extra_gb = (plans[1].weight_bytes - plans[0].weight_bytes) / 1e9
+    # One MTP layer: ~11.6B params, of which ~11.3B routed experts spread over 8 devices (FP8).
+    assert 1.0 < extra_gb < 3.0
+
+
+def test_replicated_experts_split_their_tokens() -> None:
+    flops = []
+    for n in (8, 16):
+        t = build_target("mistralai/Mixtral-8x7B-v0.1", "hgx-h100", Layout(dp=n, ep=n))
+        mlp = t.model.layers[0].mlp
+        experts = next(op for op in moe_ops(mlp, t.model.hidden_size, t, StepShape("decode", 64, 1, 512), 1.0)
+                       if op.name == "moe.experts")  # fmt: skip
+        flops.append(float(experts.flops))
+    assert flops[0] == pytest.approx(flops[1])  # same tokens per device whatever the replication
+
+
+def test_vestigial_int8_units_are_not_used() -> None:
+    b300 = load_catalog().chip("b300")
+    assert native_gemm_format(b300, "int8") == "fp8"
+
+
+def test_pipeline_handover_between_nodes_uses_the_nic() -> None:
+    op = Op("pp.send_recv", "comm", 0.0, 512e6, collective="p2p", group=16)
+    one_node = build_target(LLAMA_70B, "hgx-h100", Layout(tp=4, pp=2))
+    two_nodes = build_target("meta-llama/Meta-Llama-3.1-405B", "hgx-h100", Layout(tp=8, pp=2))
+    inside = float(comm_time(one_node, Op("pp.send_recv", "comm", 0.0, 512e6, collective="p2p", group=8)))
+    across = float(comm_time(two_nodes, op))
+    assert across > 5 * inside  # 50 GB/s NIC vs 450 GB/s NVLink
+
+
+def test_zero_batch_is_a_user_error() -> None:
+    from modelchip.errors import UserError
+
+    with pytest.raises(UserError, match="--batch"):
+        predict(PredictRequest("meta-llama/Meta-Llama-3.1-8B", "h100-sxm", batch=0))
