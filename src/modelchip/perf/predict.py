@@ -82,7 +82,8 @@ def predict(req: PredictRequest) -> Prediction:
     ranks = t.attention_ranks
     chips_per_rank = t.layout.chips / ranks
     # Attention-DP sends each prompt whole to one rank: at least one prompt per rank's prefill step.
-    prompts_rank = max(req.batch / ranks, 1.0)
+    # A prefill pool's step holds the whole batch; in the other modes a request's TTFT is its own prompt.
+    prompts_rank = max(req.batch / ranks, 1.0) if req.mode == "prefill" else 1.0
     prefill_step = an.prefill_step(t, prompts_rank * w.new_prompt_tokens, w.new_prompt_tokens, req.isl * req.prefix_hit)
     notes = list(t.precision.notes)
     if req.mode == "aggregated":
@@ -102,11 +103,14 @@ def predict(req: PredictRequest) -> Prediction:
         tpot = decode.time_s * t.layout.pp / t.speculation.tokens_per_step()
         per_chip = 0.0
         step_for_energy = prefill_step
-    input_rate = (
-        (prompts_rank * req.isl / an.prefill_latency_s(t, prefill_step) / chips_per_rank)
-        if req.mode == "prefill"
-        else (per_chip * req.isl / max(req.osl, 1.0))
-    )
+    # Prompt tokens a chip serves per second: a prefill pool's own rate; in aggregated serving the
+    # prompts of the requests it completes; a decode pool serves none (its prompts arrive prefilled).
+    input_rates = {
+        "prefill": prompts_rank * req.isl / an.prefill_latency_s(t, prefill_step) / chips_per_rank,
+        "aggregated": per_chip * req.isl / max(req.osl, 1.0),
+        "decode": 0.0,
+    }
+    input_rate = input_rates[req.mode]
     rate_for_energy = per_chip if req.mode != "prefill" else input_rate
     return Prediction(
         request=req,
