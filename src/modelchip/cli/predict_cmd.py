@@ -8,8 +8,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from modelchip.cli import options as opt
 from modelchip.cli.output import console, print_json
-from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf.build import PrecisionRequest, speculation_from
 from modelchip.perf.predict import Mode, Prediction, PredictRequest
@@ -18,36 +18,32 @@ from modelchip.report import units
 
 
 def predict(
-    model: str = typer.Option(..., "--model", help="bundled repo id or path to config.json"),
-    hardware: str = typer.Option(..., "--hardware", help="chip or system id"),
-    system: str | None = typer.Option(None, "--system", help="system id (default: the chip's smallest system)"),
-    chips: int | None = typer.Option(None, "--chips", help="chips per instance (checked against tp*pp*dp)"),
-    tp: int = typer.Option(1, "--tp"),
-    pp: int = typer.Option(1, "--pp"),
-    dp: int = typer.Option(1, "--dp", help="attention data parallel"),
-    ep: int = typer.Option(1, "--ep", help="expert parallel (devices; dies on multi-die chips)"),
-    moe_tp: int = typer.Option(1, "--moe-tp"),
-    precision: str | None = typer.Option(None, "--precision", help="weights format (default: the checkpoint's)"),
+    model: str = opt.MODEL,
+    hardware: str = opt.HARDWARE,
+    system: str | None = opt.SYSTEM,
+    chips: int | None = opt.CHIPS,
+    tp: int = opt.TP,
+    pp: int = opt.PP,
+    dp: int = opt.DP,
+    ep: int = opt.EP,
+    moe_tp: int = opt.MOE_TP,
+    precision: str | None = opt.PRECISION,
     activations: str | None = typer.Option(None, "--activations"),
-    kv_cache: str | None = typer.Option(None, "--kv-cache"),
+    kv_cache: str | None = opt.KV_CACHE,
     isl: float = typer.Option(1024, "--isl", help="input tokens per request"),
     osl: float = typer.Option(256, "--osl", help="output tokens per request"),
     batch: float = typer.Option(64, "--batch", help="requests in flight per instance"),
     mode: str = typer.Option("aggregated", "--mode", help="aggregated | prefill | decode"),
     mtp: int = typer.Option(0, "--mtp", help="MTP draft tokens per step"),
     acceptance: float | None = typer.Option(None, "--acceptance", help="per-draft acceptance (default 0.7)"),
-    engine: str | None = typer.Option(None, "--engine", help="trtllm | vllm | sglang | ..."),
+    engine: str | None = opt.ENGINE,
     price: float | None = typer.Option(None, "--price-per-chip-hour", help="USD per chip-hour for cost"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Predict TTFT, TPOT, tokens/s per chip and per user, memory, energy and the bound of each phase."""
     if mode not in ("aggregated", "prefill", "decode"):
         raise UserError(f"--mode must be aggregated, prefill or decode (got '{mode}')")
-    layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, moe_tp=moe_tp)
-    if chips is not None and chips != layout.chips:
-        raise UserError(
-            f"--chips {chips} but tp x pp x dp = {layout.chips}; set --dp {max(chips // (tp * pp), 1)} or fix --tp/--pp"
-        )
+    layout = opt.layout_option(chips, tp, pp, dp, ep, moe_tp)
     mode_value: Mode = mode  # type: ignore[assignment]
     req = PredictRequest(
         model=model,
@@ -98,10 +94,6 @@ def prediction_dict(p: Prediction) -> dict[str, Any]:
     }
 
 
-def _usd3(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.3f}"
-
-
 def _print(p: Prediction) -> None:
     t = p.target
     console.print(
@@ -124,7 +116,7 @@ def _print(p: Prediction) -> None:
         ("max sequences per rank", f"{p.memory.max_sequences_per_rank:,.0f}"),
         ("power per chip (all-in)", units.watts(p.energy.all_in_power_w_per_chip)),
         ("energy per output token", f"{p.energy.joules_per_token:.3g} J"),
-        ("cost per 1M output tokens", _usd3(p.energy.usd_per_million_tokens)),
+        ("cost per 1M output tokens", units.usd(p.energy.usd_per_million_tokens, digits=3)),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from modelchip.cli import options as opt
 from modelchip.cli.output import console, print_json
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
@@ -48,18 +49,18 @@ REQUEST_COLUMNS = (
 
 
 def simulate(
-    model: str = typer.Option(..., "--model", help="bundled repo id or path to config.json"),
-    hardware: str = typer.Option(..., "--hardware", help="chip or system id"),
-    system: str | None = typer.Option(None, "--system", help="system id (default: the chip's smallest system)"),
-    chips: int | None = typer.Option(None, "--chips", help="chips per instance (checked against tp*pp*dp)"),
-    tp: int = typer.Option(1, "--tp"),
-    pp: int = typer.Option(1, "--pp"),
-    dp: int = typer.Option(1, "--dp", help="attention data parallel"),
-    ep: int = typer.Option(1, "--ep", help="expert parallel (devices)"),
-    moe_tp: int = typer.Option(1, "--moe-tp"),
-    precision: str | None = typer.Option(None, "--precision", help="weights format (default: the checkpoint's)"),
-    kv_cache: str | None = typer.Option(None, "--kv-cache", help="KV-cache format"),
-    engine: str | None = typer.Option(None, "--engine", help="trtllm | vllm | sglang | ..."),
+    model: str = opt.MODEL,
+    hardware: str = opt.HARDWARE,
+    system: str | None = opt.SYSTEM,
+    chips: int | None = opt.CHIPS,
+    tp: int = opt.TP,
+    pp: int = opt.PP,
+    dp: int = opt.DP,
+    ep: int = opt.EP,
+    moe_tp: int = opt.MOE_TP,
+    precision: str | None = opt.PRECISION,
+    kv_cache: str | None = opt.KV_CACHE,
+    engine: str | None = opt.ENGINE,
     mtp: int = typer.Option(0, "--mtp", help="MTP draft tokens per step"),
     acceptance: float | None = typer.Option(None, "--acceptance", help="per-draft acceptance (default 0.7)"),
     workload: str | None = typer.Option(
@@ -95,9 +96,7 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Simulate requests through continuous batching, chunked prefill, a paged KV cache and routing."""
-    layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, moe_tp=moe_tp)
-    if chips is not None and chips != layout.chips:
-        raise UserError(f"--chips {chips} but tp x pp x dp = {layout.chips}; fix --tp/--pp/--dp")
+    layout = opt.layout_option(chips, tp, pp, dp, ep, moe_tp)
     prec = PrecisionRequest(weights=precision, kv_cache=kv_cache)
     spec_mtp = speculation_from(mtp, acceptance, None)
     target = build_target(model, hardware, layout, prec, system, engine, spec_mtp)

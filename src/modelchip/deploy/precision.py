@@ -64,7 +64,6 @@ class PrecisionPlan:
     weight_bytes: float
     moe_weight_bytes: float
     kv_bytes: float
-    activation_bytes: float
     notes: tuple[str, ...] = ()
 
 
@@ -140,7 +139,6 @@ def resolve_precision(
         weight_bytes=_storage_bytes(weights, gemm),
         moe_weight_bytes=_storage_bytes(moe, moe_gemm),
         kv_bytes=FORMAT_BYTES[kv],
-        activation_bytes=2.0,
         notes=tuple(notes),
     )
 

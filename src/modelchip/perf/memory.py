@@ -37,10 +37,6 @@ class MemoryPlan:
     def fits(self) -> bool:
         return self.kv_budget_bytes > 0
 
-    @property
-    def used_fraction_of_weights(self) -> float:
-        return self.weight_bytes / self.hbm_bytes
-
 
 def weight_bytes_per_device(t: Target) -> float:
     lay, prec, model = t.layout, t.precision, t.model

@@ -65,9 +65,8 @@ def make_target(
     heads = max(layer.attention.num_heads for layer in model.layers)
     full = complete_moe_layout(layout, chip) if model.is_moe else layout
     validate_layout(full, heads, model.num_layers, model.is_moe, chip)
+    # Without MTP layers in the checkpoint, a draft model is assumed as cheap as one decoder layer.
     spec = speculation or Speculation()
-    if spec.draft_tokens > 0 and model.mtp_layers == 0:
-        spec = Speculation(spec.draft_tokens, spec.acceptance)  # draft model assumed as cheap as one layer
     table = efficiency_table()
     engines = engine_table()
     return Target(

@@ -43,5 +43,5 @@ def count(value: float | None) -> str:
     return "-" if value is None else _scaled(value, "", ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))).strip()
 
 
-def usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.0f}"
+def usd(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"${value:,.{digits}f}"

@@ -129,10 +129,6 @@ def explain(objective: str, a: Config, b: Config, cat: Catalog) -> str:
     return f"{na:.0f} vs {nb:.0f} chips per {unit} outweigh {lead}"
 
 
-def objective_label(objective: str) -> str:
-    return OBJECTIVES[objective].label
-
-
 def with_plans(result: CompareResult, plans: Sequence[PlanResult]) -> CompareResult:
     """The comparison redone on revised plans (e.g. after the simulator rejected some configs)."""
     cat = load_catalog()

@@ -11,7 +11,7 @@ within the chips budget, the prefill pool at most RHO_MAX busy, its queueing wai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -179,7 +179,3 @@ def instance_counts(c: Config, budget: int) -> tuple[int, int]:
     if c.prefill is None:
         return 0, max(1, budget // c.candidate.chips)
     return c.instances
-
-
-def with_notes(c: Config, *extra: str) -> Config:
-    return replace(c, notes=tuple(dict.fromkeys((*c.notes, *extra))))

@@ -65,10 +65,6 @@ def confirm(req: PlanRequest, c: Config, budget_chips: int) -> Confirmation:
     return Confirmation(c, ttft, tpot, res.throughput.output_tokens_per_s_per_chip, limits.met(ttft, tpot), requests)
 
 
-def confirm_top(req: PlanRequest, ranked: Sequence[Config], budget_chips: int, n: int) -> list[Confirmation]:
-    return [confirm(req, c, budget_chips) for c in ranked[:n]]
-
-
 MAX_EXTRA_TRIES = 6  # configs beyond the top n replayed while looking for one the simulator confirms
 
 

@@ -103,10 +103,6 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _chips_per_instance(t: Target) -> int:
-    return t.layout.chips
-
-
 def _throughput_metric(case: Case, point: an.OperatingPoint) -> float:
     per_chip = point.output_tokens_per_s_per_chip
     if case.metric in (Metric.OUTPUT_TOKENS_PER_S_PER_CHIP, Metric.DECODE_TOKENS_PER_S_PER_CHIP):
