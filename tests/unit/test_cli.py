@@ -8,17 +8,11 @@ from typing import Any
 
 import pytest
 
-from modelchip.catalog.loader import CATALOG_ENV, load_catalog
+from modelchip.catalog.loader import load_catalog
 from modelchip.cli.app import main
 from modelchip.errors import UserError
 
 BUNDLED_CHIPS = Path(__file__).resolve().parents[2] / "src" / "modelchip" / "catalog" / "data" / "chips"
-
-
-@pytest.fixture(autouse=True)
-def _isolated_catalog_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--catalog` writes MODELCHIP_CATALOG into os.environ; restore it after every test."""
-    monkeypatch.setenv(CATALOG_ENV, "")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -9,16 +9,10 @@ from typing import Any
 
 import pytest
 
-from modelchip.catalog.loader import CATALOG_ENV
 from modelchip.cli.app import main
 
 MODEL = "meta-llama/Meta-Llama-3.1-8B"
 SMALL = ["--model", MODEL, "--max-chips", "2", "--backend", "serial"]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_catalog_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CATALOG_ENV, "")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
