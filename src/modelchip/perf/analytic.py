@@ -22,7 +22,10 @@ from modelchip.perf.target import Target
 
 PREFILL_CHUNK_TOKENS = 8192  # tokens per prefill chunk when timing the marginal prefill cost
 P99_TPOT_FACTOR = 1.25  # p99 / mean TPOT under Poisson load (E: step-time spread from mixed prefill)
-P99_TTFT_FACTOR = 3.0  # p99 / mean TTFT (E: between deterministic (1x) and exponential (4.6x) waits)
+P99_TTFT_FACTOR = 3.0
+# Guard on the running batch per attention rank (E): above the engines' defaults (TensorRT-LLM
+# max_batch_size 2048), so that KV memory, not this cap, is what binds in the model.
+MAX_RUNNING_PER_RANK = 4096.0  # p99 / mean TTFT (E: between deterministic (1x) and exponential (4.6x) waits)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def aggregated_point(t: Target, concurrency_per_rank: float, w: Workload) -> Ope
     return OperatingPoint(c, step, t_mix, tpot, ttft, per_chip, c * t.attention_ranks / e2e)
 
 
-def max_concurrency_per_rank(t: Target, w: Workload, engine_cap: float = 4096.0) -> float:
+def max_concurrency_per_rank(t: Target, w: Workload, engine_cap: float = MAX_RUNNING_PER_RANK) -> float:
     """Largest running batch per rank whose KV cache fits (at the mean context), capped by the engine."""
     plan = memory_plan(t, w.mean_context)
     return max(0.0, min(plan.max_sequences_per_rank, engine_cap))

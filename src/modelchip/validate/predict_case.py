@@ -183,11 +183,16 @@ def _aggregated_value(case: Case, point: an.OperatingPoint) -> float:
     return _throughput_metric(case, point)
 
 
+def _fitting_batch_per_rank(t: Target, context: float) -> float:
+    """The largest running batch per rank whose KV cache fits, within the engine guard (at least 1)."""
+    return max(1.0, min(memory_plan(t, context).max_sequences_per_rank, an.MAX_RUNNING_PER_RANK))
+
+
 def _decode_value(case: Case, t: Target) -> float:
     w = _workload(case)
     context = case.workload.kv_len or w.mean_context
     chips_per_rank = t.layout.chips / t.attention_ranks
-    fits = max(1.0, min(memory_plan(t, context).max_sequences_per_rank, 4096.0))
+    fits = _fitting_batch_per_rank(t, context)
     if case.workload.batch_per_chip is not None:
         batch_rank = case.workload.batch_per_chip * chips_per_rank
     elif case.workload.concurrency is not None:
@@ -248,7 +253,7 @@ def _disaggregated_value(case: Case, model: ModelSpec) -> float:
     p_per_chip, p_step = an.prefill_pool(tp, p_rank, w)
     p_rate = p_per_chip * tp.layout.chips * case.prefill.workers / w.isl
     context = case.workload.kv_len or w.mean_context
-    d_batch = case.decode.batch or max(1.0, min(memory_plan(td, context).max_sequences_per_rank, 4096.0))
+    d_batch = case.decode.batch or _fitting_batch_per_rank(td, context)
     d_rank = d_batch / td.attention_ranks if case.decode.batch else d_batch
     tpot, d_per_chip, _ = an.decode_pool(td, d_rank, context)
     d_rate = d_per_chip * td.layout.chips * case.decode.workers / w.osl
