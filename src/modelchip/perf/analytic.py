@@ -33,6 +33,8 @@ class Workload:
     isl: float
     osl: float
     prefix_hit: float = 0.0
+    osl_cv: float = 0.0
+    """coefficient of variation (std / mean) of output lengths: 0 for fixed-length benchmarks."""
 
     @property
     def new_prompt_tokens(self) -> float:
@@ -40,8 +42,15 @@ class Workload:
 
     @property
     def mean_context(self) -> float:
-        """Mean KV length over a request's decode lifetime."""
-        return self.isl + self.osl / 2.0
+        """Mean KV length of the sequences in a running batch.
+
+        One request's context grows from isl to isl + osl, isl + osl / 2 on average. A running batch
+        holds requests in proportion to how long they decode (length-biased sampling, as in renewal
+        theory's inspection paradox), so the batch mean is isl + E[osl^2] / (2 E[osl])
+        = isl + osl (1 + cv^2) / 2: with natural, widely spread output lengths (cv ~ 1) the batch's
+        KV is longer than with fixed lengths.
+        """
+        return self.isl + self.osl * (1.0 + self.osl_cv**2) / 2.0
 
 
 @dataclass(frozen=True)

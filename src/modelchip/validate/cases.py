@@ -129,6 +129,9 @@ class Workload(_Open):
     request_rate: float | None = Field(default=None, gt=0, description="requests/s (poisson)")
     prefix_cache_hit: float = Field(default=0.0, ge=0, le=1, description="input share from prefix cache")
     kv_len: float | None = Field(default=None, gt=0, description="decode pools: mean KV length")
+    osl_cv: float | None = Field(
+        default=None, ge=0, description="spread (std / mean) of output lengths; default: by the benchmark"
+    )
     num_requests: int | None = Field(default=None, ge=1, description="requests the benchmark ran")
 
 

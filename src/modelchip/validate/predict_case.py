@@ -22,6 +22,11 @@ from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
 
 DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (kernels.md 6: 16K tokens/GPU)
+# Output-length spread of a benchmark that replays a real dataset (MLPerf: OpenOrca, CNN/DailyMail, the
+# DeepSeek-R1 reasoning mix), where answers run from a few tokens to the cap: E, an exponential-like
+# spread (cv = 1). Synthetic benchmarks (trtllm-bench, SGLang/vLLM random sets, InferenceX) fix the
+# lengths: cv = 0. A case may state its own `workload.osl_cv`.
+DATASET_OSL_CV = 1.0
 
 
 def _layout_given(case: Case) -> bool:
@@ -57,9 +62,16 @@ def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     return build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
 
 
+def output_length_cv(case: Case) -> float:
+    """The spread of the case's output lengths: stated, else by whether it replays a dataset (MLPerf)."""
+    if case.workload.osl_cv is not None:
+        return case.workload.osl_cv
+    return DATASET_OSL_CV if case.trust == "mlperf" else 0.0
+
+
 def _workload(case: Case) -> an.Workload:
     w = case.workload
-    return an.Workload(isl=w.isl, osl=w.osl or 1.0, prefix_hit=w.prefix_cache_hit)
+    return an.Workload(isl=w.isl, osl=w.osl or 1.0, prefix_hit=w.prefix_cache_hit, osl_cv=output_length_cv(case))
 
 
 def _fits(t: Target, w: an.Workload) -> bool:

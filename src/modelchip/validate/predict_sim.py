@@ -16,6 +16,7 @@ have stopped) are left out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -44,12 +45,19 @@ class SteadyStats:
     rejected: int
 
 
+def _output_lengths(w: an.Workload) -> LengthDist:
+    """Fixed output lengths, or a lognormal with the workload's spread (sigma^2 = ln(1 + cv^2))."""
+    if w.osl_cv <= 0:
+        return LengthDist("fixed", max(w.osl, 1.0))
+    return LengthDist("lognormal", max(w.osl, 1.0), math.sqrt(math.log1p(w.osl_cv**2)))
+
+
 def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
     floor = MIN_POISSON_REQUESTS if isinstance(arrival, Poisson) else MIN_CLOSED_LOOP_REQUESTS
     requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * in_flight)))
     return WorkloadSpec(
         isl=LengthDist("fixed", w.isl),
-        osl=LengthDist("fixed", max(w.osl, 1.0)),
+        osl=_output_lengths(w),
         arrival=arrival,
         requests=requests,
         prefix_hit=w.prefix_hit,
