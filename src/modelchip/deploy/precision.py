@@ -115,14 +115,16 @@ def resolve_precision(
     for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
         _check_format(fmt, role)
     gemm = native_gemm_format(chip, _gemm_request(weights, activations))
-    moe_gemm = native_gemm_format(chip, _gemm_request(moe, activations))
+    moe_gemm = native_gemm_format(chip, _gemm_request(moe, _expert_activations(weights, moe, activations)))
     attn = native_gemm_format(chip, attention)
     kv = kv_cache if kv_cache not in STORAGE_NEEDS_NATIVE or chip.compute.peak_flops("fp8") else "bf16"
     notes = [
         n
         for n in (
             _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm),
-            _conversion_note(chip, "MoE expert", _gemm_request(moe, activations), moe_gemm),
+            _conversion_note(
+                chip, "MoE expert", _gemm_request(moe, _expert_activations(weights, moe, activations)), moe_gemm
+            ),
             None if kv == kv_cache else f"{chip.id} has no native {kv_cache}: KV cache stored in {kv}",
         )
         if n
@@ -146,6 +148,15 @@ def resolve_precision(
 def _default_activations(weights: str) -> str:
     # 4-bit float weights run W4A4 on Blackwell/MI355X (the MLPerf submissions); INT4 is weight-only.
     return {"int4": "bf16", "nvfp4": "nvfp4", "mxfp4": "mxfp4"}.get(weights, weights)
+
+
+def _expert_activations(weights: str, moe: str, activations: str) -> str:
+    """Activations of the expert GEMMs. NVFP4 experts in a checkpoint whose other layers stay wider
+    (SGLang's and TensorRT-LLM's DeepSeek NVFP4 paths, ModelOpt NVFP4 recipe) quantise their inputs to
+    NVFP4 too (W4A4); otherwise the experts see the instance's activation format."""
+    if moe == "nvfp4" and moe != weights:
+        return "nvfp4"
+    return activations
 
 
 def _gemm_request(weights: str, activations: str) -> str:

@@ -23,13 +23,15 @@ import numpy as np
 
 from modelchip.perf import analytic as an
 from modelchip.perf.target import Target
-from modelchip.serving import PoolSpec, SimulationResult, SimulationSpec, simulate
+from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, simulate
 from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
 
 MIN_POISSON_REQUESTS = 600  # p99 from the ~300 steady requests of the smallest run
 MIN_CLOSED_LOOP_REQUESTS = 100
 MAX_REQUESTS = 20000
 STEADY_FACTOR = 4.0
+# The same running-batch guard as the analytical model, so that KV memory, not an engine default, binds.
+VALIDATION_ENGINE = EngineConfig(max_running_per_rank=int(an.MAX_RUNNING_PER_RANK))
 RATE_BISECTIONS = 5  # 3% of the analytical capacity
 
 
@@ -54,7 +56,10 @@ def _output_lengths(w: an.Workload) -> LengthDist:
 
 def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
     floor = MIN_POISSON_REQUESTS if isinstance(arrival, Poisson) else MIN_CLOSED_LOOP_REQUESTS
-    requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * in_flight)))
+    # Spread lengths fill the batch more slowly: a long request stays (1 + cv^2) times the mean lifetime
+    # in the length-biased batch, so the run is that much longer before its middle is steady.
+    spread = (1.0 + w.osl_cv**2) ** 2
+    requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * spread * in_flight)))
     return WorkloadSpec(
         isl=LengthDist("fixed", w.isl),
         osl=_output_lengths(w),
@@ -93,7 +98,7 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
 
 def _run(t: Target, instances: int, workload: WorkloadSpec) -> SteadyStats:
     """One instance's share of the load; throughput scaled back to all `instances`."""
-    run = simulate(SimulationSpec(PoolSpec(t, instances=1), workload, seed=0))
+    run = simulate(SimulationSpec(PoolSpec(t, instances=1, engine=VALIDATION_ENGINE), workload, seed=0))
     one = steady_stats(run, whole_run_rate=isinstance(workload.arrival, ClosedLoop))
     return replace(one, output_tokens_per_s=one.output_tokens_per_s * instances, chips=one.chips * instances)
 
