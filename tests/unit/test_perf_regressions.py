@@ -70,3 +70,19 @@ def test_zero_batch_is_a_user_error() -> None:
 
     with pytest.raises(UserError, match="--batch"):
         predict(PredictRequest("meta-llama/Meta-Llama-3.1-8B", "h100-sxm", batch=0))
+
+
+def test_expert_exchange_carries_the_load_imbalance() -> None:
+    """The all-to-all ends when the busiest expert device has its tokens: bytes scale like its GEMMs."""
+    from dataclasses import replace
+
+    t = build_target("deepseek-ai/DeepSeek-R1", "hgx-h200", Layout(dp=8, ep=8))
+    mlp = t.model.layers[-1].mlp
+    shape = StepShape("decode", 64, 1, 1024)
+
+    def exchange_bytes(target: object) -> float:
+        ops = moe_ops(mlp, t.model.hidden_size, target, shape, 1.0)  # type: ignore[arg-type]
+        return sum(float(op.bytes) for op in ops if op.name in ("moe.dispatch", "moe.combine"))
+
+    balanced = replace(t, moe_imbalance=1.0)
+    assert exchange_bytes(t) == pytest.approx(exchange_bytes(balanced) * t.moe_imbalance)

@@ -228,8 +228,10 @@ def _ep_comm_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float
 
     DeepEP (deepseek-ai/DeepEP README): prefill uses the normal kernels, which send one RDMA copy per
     destination node and forward over NVLink; decode uses the low-latency kernels, one copy per expert.
+    The exchange ends when the busiest device has received its tokens, so the bytes carry the same
+    expert-load imbalance as the expert GEMMs.
     """
-    send_tokens = shape.tokens / t.layout.tp
+    send_tokens = shape.tokens / t.layout.tp * t.moe_imbalance
     dispatch_bytes = 1.0 if t.precision.moe_gemm_format not in ("bf16", "fp16") else ACT_BYTES
     payload = send_tokens * mlp.top_k * h
     dedup = shape.phase == "prefill"
