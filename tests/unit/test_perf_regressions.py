@@ -8,7 +8,7 @@ from modelchip.catalog import load_catalog
 from modelchip.deploy.layout import Layout
 from modelchip.deploy.precision import native_gemm_format
 from modelchip.perf import analytic as an
-from modelchip.perf.build import build_target
+from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.perf.cost import comm_time
 from modelchip.perf.memory import memory_plan
 from modelchip.perf.ops import Op, StepShape, moe_ops
@@ -86,3 +86,17 @@ def test_expert_exchange_carries_the_load_imbalance() -> None:
 
     balanced = replace(t, moe_imbalance=1.0)
     assert exchange_bytes(t) == pytest.approx(exchange_bytes(balanced) * t.moe_imbalance)
+
+
+def test_fp8_kv_mla_decode_is_bounded_by_the_slower_unit() -> None:
+    """FP8-KV MLA dequantises on the CUDA cores: on H800 that binds; on H20 its weak tensor cores do."""
+    from modelchip.perf.cost import compute_time
+    from modelchip.perf.ops import step_ops
+
+    def core_flops_per_s(system: str) -> float:
+        t = build_target("deepseek-ai/DeepSeek-R1", system, Layout(dp=8, ep=8), PrecisionRequest("fp8", kv_cache="fp8"))
+        op = next(o for o in step_ops(t, StepShape("decode", 64, 1, 4096)) if o.name == "attn.core_mla")
+        return float(op.flops) / float(compute_time(t, op)[0])
+
+    assert core_flops_per_s("hgx-h800") == pytest.approx(6.13 * 66.9e12, rel=1e-3)  # dequantisation bound
+    assert core_flops_per_s("hgx-h20") == pytest.approx(0.67 * 148e12, rel=1e-3)  # tensor-core bound

@@ -64,11 +64,12 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
     if op.kind == "attention_decode":
-        e = eff.attention_decode_compute
-        if op.name.endswith("core_mla") and t.precision.kv_bytes < 2 and eff.attention_decode_compute_fp8_kv:
-            e = eff.attention_decode_compute_fp8_kv
-        flops_time = op.flops / (_device_peak(t, op.fmt) * e)
-        return flops_time, op.bytes / (bw * eff.attention_decode_memory)
+        rate = _device_peak(t, op.fmt) * eff.attention_decode_compute
+        if op.name.endswith("core_mla") and t.precision.kv_bytes < 2 and eff.attention_decode_fp8_kv_per_fp32:
+            # The FP8 latent is dequantised on the CUDA cores before the tensor-core matmuls: whichever
+            # unit is slower bounds the kernel (FlashMLA FP8: 410 TFLOPS on H800 = 6.1 x its FP32 rate).
+            rate = np.minimum(rate, eff.attention_decode_fp8_kv_per_fp32 * _device_peak(t, "fp32"))
+        return op.flops / rate, op.bytes / (bw * eff.attention_decode_memory)
     return op.flops / (_device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)
 
 

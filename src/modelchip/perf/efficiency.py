@@ -26,8 +26,9 @@ class FamilyEfficiency(_Frozen):
     attention_prefill_source: str
     attention_decode_memory: float = Field(gt=0, le=1)
     attention_decode_compute: float = Field(gt=0, le=1)
-    attention_decode_compute_fp8_kv: float | None = Field(default=None, gt=0, le=1)
-    """MLA decode with an FP8 latent cache: dequantisation-bound (kernels.md 2); None = same as BF16."""
+    attention_decode_fp8_kv_per_fp32: float | None = Field(default=None, gt=0)
+    """MLA decode over an FP8 latent cache is dequantisation-bound on the CUDA cores (kernels.md 2): its
+    attention FLOP/s per FP32 (CUDA-core) FLOP/s of the chip; None = no such bound."""
     attention_decode_source: str
     memory: float = Field(gt=0, le=1)
     memory_source: str
