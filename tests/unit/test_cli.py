@@ -288,3 +288,13 @@ def test_plan_reads_slo_durations_with_units() -> None:
     slo = make_slo("2s", "50ms", False)
     assert (slo.ttft_s, slo.tpot_s) == (2.0, 0.05)
     assert make_slo("2000", "50", False) == slo  # a bare number is milliseconds
+
+
+def test_predict_osl_cv_lengthens_the_batch_context(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("predict", "--model", "deepseek-ai/DeepSeek-R1", "--hardware", "h200-sxm", "--chips", "8", "--dp", "8",
+            "--ep", "8", "--isl", "1000", "--osl", "4000", "--batch", "512", "--json")  # fmt: skip
+    fixed = _json(capsys, *base)
+    spread = _json(capsys, *base, "--osl-cv", "1")
+    assert spread["tpot_s"] > fixed["tpot_s"]
+    code, _, err = _run(capsys, *base, "--osl-cv", "-1")
+    assert code == 2 and "--osl-cv" in err and "\n" not in err.strip()

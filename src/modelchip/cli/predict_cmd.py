@@ -32,6 +32,9 @@ def predict(
     kv_cache: str | None = opt.KV_CACHE,
     isl: float = typer.Option(1024, "--isl", help="input tokens per request"),
     osl: float = typer.Option(256, "--osl", help="output tokens per request"),
+    osl_cv: float = typer.Option(
+        0.0, "--osl-cv", help="output-length spread (std/mean): 0 fixed lengths, ~1 a real dataset"
+    ),
     batch: float = typer.Option(64, "--batch", help="requests in flight per instance"),
     mode: str = typer.Option("aggregated", "--mode", help="aggregated | prefill | decode"),
     mtp: int = typer.Option(0, "--mtp", help="MTP draft tokens per step"),
@@ -53,6 +56,7 @@ def predict(
         precision=PrecisionRequest(precision, activations, kv_cache),
         isl=isl,
         osl=osl,
+        osl_cv=osl_cv,
         batch=batch,
         mode=mode_value,
         speculation=speculation_from(mtp, acceptance, None),

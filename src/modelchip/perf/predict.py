@@ -34,6 +34,8 @@ class PredictRequest:
     engine: str | None = None
     prefix_hit: float = 0.0
     price_per_chip_hour: float | None = None
+    osl_cv: float = 0.0
+    """spread (std / mean) of output lengths; a real dataset's spread lengthens the batch's mean KV."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,14 @@ def _check_request(req: PredictRequest) -> None:
             raise UserError(f"{name} must be > 0 (got {value:g})")
     if not 0.0 <= req.prefix_hit < 1.0:
         raise UserError(f"prefix hit rate must be in [0, 1) (got {req.prefix_hit:g})")
+    if not req.osl_cv >= 0.0:
+        raise UserError(f"--osl-cv must be >= 0 (got {req.osl_cv:g}); 0 = fixed lengths, ~1 = a real dataset")
 
 
 def predict(req: PredictRequest) -> Prediction:
     _check_request(req)
     t = build_target(req.model, req.hardware, req.layout, req.precision, req.system, req.engine, req.speculation)
-    w = an.Workload(req.isl, req.osl, req.prefix_hit)
+    w = an.Workload(req.isl, req.osl, req.prefix_hit, req.osl_cv)
     plan = memory_plan(t, w.mean_context)
     require_fit(t, plan)
     ranks = t.attention_ranks
