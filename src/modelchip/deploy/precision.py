@@ -115,16 +115,15 @@ def resolve_precision(
     for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
         _check_format(fmt, role)
     gemm = native_gemm_format(chip, _gemm_request(weights, activations))
-    moe_gemm = native_gemm_format(chip, _gemm_request(moe, _expert_activations(weights, moe, activations)))
+    moe_request = _gemm_request(moe, _expert_activations(weights, moe, activations))
+    moe_gemm = native_gemm_format(chip, moe_request)
     attn = native_gemm_format(chip, attention)
     kv = kv_cache if kv_cache not in STORAGE_NEEDS_NATIVE or chip.compute.peak_flops("fp8") else "bf16"
     notes = [
         n
         for n in (
             _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm),
-            _conversion_note(
-                chip, "MoE expert", _gemm_request(moe, _expert_activations(weights, moe, activations)), moe_gemm
-            ),
+            _conversion_note(chip, "MoE expert", moe_request, moe_gemm),
             None if kv == kv_cache else f"{chip.id} has no native {kv_cache}: KV cache stored in {kv}",
         )
         if n
