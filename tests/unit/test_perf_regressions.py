@@ -100,3 +100,13 @@ def test_fp8_kv_mla_decode_is_bounded_by_the_slower_unit() -> None:
 
     assert core_flops_per_s("hgx-h800") == pytest.approx(6.13 * 66.9e12, rel=1e-3)  # dequantisation bound
     assert core_flops_per_s("hgx-h20") == pytest.approx(0.67 * 148e12, rel=1e-3)  # tensor-core bound
+
+
+def test_nvfp4_experts_beside_fp8_layers_run_w4a4_where_native() -> None:
+    from modelchip.deploy.precision import resolve_precision
+
+    chips = load_catalog().chips
+    on_gb200 = resolve_precision(chips["gb200"], "fp8", "fp8", "fp8", moe="nvfp4")
+    assert (on_gb200.gemm_format, on_gb200.moe_gemm_format) == ("fp8", "nvfp4")
+    on_h100 = resolve_precision(chips["h100-sxm"], "fp8", "fp8", "fp8", moe="nvfp4")
+    assert on_h100.moe_gemm_format == "fp8" and any("MoE expert" in n for n in on_h100.notes)
