@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from modelchip.perf.memory import memory_plan
 from modelchip.perf.ops import StepShape
 from modelchip.perf.step import StepResult, step_time
@@ -52,6 +55,31 @@ class Workload:
         """
         return self.isl + self.osl * (1.0 + self.osl_cv**2) / 2.0
 
+    @property
+    def context_spread(self) -> float:
+        """std / mean of the per-sequence context across a running batch.
+
+        A sequence seen in the batch is a length-biased draw L of the output lengths at a uniform point
+        U of its decode, so its context is isl + U L with E[U L] = E[L^2] / (2 E[L]) and
+        E[(U L)^2] = E[L^3] / (3 E[L]). For lognormal lengths of mean m and spread cv,
+        E[L^k] = m^k (1 + cv^2)^(k(k-1)/2); fixed lengths (cv = 0) give the uniform spread m / sqrt(12).
+        """
+        s = 1.0 + self.osl_cv**2
+        variance = self.osl**2 * (s**3 / 3.0 - s**2 / 4.0)
+        return math.sqrt(max(variance, 0.0)) / max(self.mean_context, 1.0)
+
+
+def sampled_context_spread(isl: npt.ArrayLike, osl: npt.ArrayLike) -> float:
+    """`Workload.context_spread` of sampled request lengths: each request weighs in the running batch
+    in proportion to its output length, at context isl + U osl (E[(a + U b)^2] = a^2 + a b + b^2 / 3)."""
+    a, b = np.asarray(isl, dtype=np.float64), np.asarray(osl, dtype=np.float64)
+    weight = b.sum()
+    if weight <= 0:
+        return 0.0
+    mean = float((b * (a + b / 2.0)).sum() / weight)
+    second = float((b * (a * a + a * b + b * b / 3.0)).sum() / weight)
+    return math.sqrt(max(second - mean * mean, 0.0)) / max(mean, 1.0)
+
 
 @dataclass(frozen=True)
 class OperatingPoint:
@@ -71,10 +99,12 @@ class OperatingPoint:
         return 1.0 / self.tpot_s
 
 
-def decode_step(t: Target, batch_per_rank: float, context: float) -> StepResult:
-    """One decode step for `batch_per_rank` sequences per attention rank (per pipeline micro-batch)."""
+def decode_step(t: Target, batch_per_rank: float, context: float, context_spread: float = 0.0) -> StepResult:
+    """One decode step for `batch_per_rank` sequences per attention rank (per pipeline micro-batch);
+    `context_spread` (std / mean of the sequences' contexts) sets the attention-DP imbalance."""
     new = 1.0 + t.speculation.draft_tokens
-    return step_time(t, StepShape("decode", max(batch_per_rank, 1e-9) / t.layout.pp, new, context))
+    shape = StepShape("decode", max(batch_per_rank, 1e-9) / t.layout.pp, new, context, context_spread)
+    return step_time(t, shape)
 
 
 def prefill_step(t: Target, tokens_per_rank: float, prompt_len: float, prefix: float = 0.0) -> StepResult:
@@ -94,9 +124,11 @@ def _chips_per_rank(t: Target) -> float:
     return t.layout.chips / t.attention_ranks
 
 
-def decode_pool(t: Target, batch_per_rank: float, context: float) -> tuple[float, float, StepResult]:
+def decode_pool(
+    t: Target, batch_per_rank: float, context: float, context_spread: float = 0.0
+) -> tuple[float, float, StepResult]:
     """(tpot_s, output tokens/s per chip, step) of a decode-only pool."""
-    step = decode_step(t, batch_per_rank, context)
+    step = decode_step(t, batch_per_rank, context, context_spread)
     tps = t.speculation.tokens_per_step()
     cycle = step.time_s * t.layout.pp
     return cycle / tps, batch_per_rank * tps / cycle / _chips_per_rank(t), step
@@ -118,7 +150,7 @@ def prefill_latency_s(t: Target, step: StepResult) -> float:
 def aggregated_point(t: Target, concurrency_per_rank: float, w: Workload) -> OperatingPoint:
     c = max(concurrency_per_rank, 1e-6)
     tps = t.speculation.tokens_per_step()
-    step = decode_step(t, c, w.mean_context)
+    step = decode_step(t, c, w.mean_context, w.context_spread)
     per_token = prefill_cost_per_token(t, w)
     cycle = step.time_s * t.layout.pp
     prefill_tokens = c * tps / max(w.osl, 1.0) * w.new_prompt_tokens
@@ -171,6 +203,7 @@ def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> Operati
     rho = rate_per_instance / best.requests_per_s_per_instance
     service = w.new_prompt_tokens * prefill_cost_per_token(t, w)
     wait = point.step_time_s / 2 + rho / (2 * (1 - rho)) * max(service, point.step_time_s)
+    wait += context_sync_wait_s(t, rate_per_instance, point.step_time_s)
     return OperatingPoint(
         point.concurrency_per_rank,
         point.step,
@@ -180,6 +213,16 @@ def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> Operati
         point.output_tokens_per_s_per_chip,
         point.requests_per_s_per_instance,
     )
+
+
+def context_sync_wait_s(t: Target, rate_per_instance: float, step_s: float) -> float:
+    """Mean extra wait of a prompt under attention-DP context sync (TensorRT-LLM ADP balance): prompts
+    start in groups of one per rank, so the j-th of n arrivals waits for n - j more, (n - 1) / 2 Poisson
+    inter-arrival times on average, and never longer than the engine's step timeout."""
+    ranks, steps = t.attention_ranks, t.engine.attention_dp_context_sync_steps
+    if ranks <= 1 or steps == 0 or rate_per_instance <= 0:
+        return 0.0
+    return min((ranks - 1) / (2.0 * rate_per_instance), steps * step_s)
 
 
 def best_under_slo(

@@ -62,6 +62,9 @@ class EngineProfile(_Frozen):
     kernel_overhead_s: float = Field(ge=0)
     two_batch_overlap: bool
     source: str
+    attention_dp_context_sync_steps: int = Field(default=0, ge=0)
+    """attention DP: new prompts wait until every rank has one, for at most this many steps (0: off)."""
+    attention_dp_context_sync_source: str = ""
 
 
 class EngineTable(_Frozen):

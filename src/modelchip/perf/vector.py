@@ -7,7 +7,7 @@ and per-op breakdown are left to the scalar path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,7 @@ Array = npt.NDArray[np.float64]
 
 
 def _schedule_time(t: Target, shape: StepShape, overlap: bool) -> Array:
-    run = StepShape(shape.phase, shape.sequences / 2, shape.new_tokens, shape.context) if overlap else shape
+    run = replace(shape, sequences=shape.sequences / 2) if overlap else shape
     compute = np.zeros(np.shape(shape.sequences))
     comm = np.zeros(np.shape(shape.sequences))
     for op in step_ops(t, run):
@@ -44,11 +44,15 @@ def step_times(t: Target, shape: StepShape) -> Array:
     return np.minimum(plain, _schedule_time(t, shape, overlap=True))
 
 
-def decode_step_times(t: Target, batch_per_rank: npt.ArrayLike, context: npt.ArrayLike) -> Array:
+def decode_step_times(
+    t: Target, batch_per_rank: npt.ArrayLike, context: npt.ArrayLike, context_spread: float = 0.0
+) -> Array:
     """Decode step times; `batch_per_rank` and `context` broadcast against each other."""
     b, c = np.broadcast_arrays(np.asarray(batch_per_rank, dtype=np.float64), np.asarray(context, dtype=np.float64))
     new = 1.0 + t.speculation.draft_tokens
-    shape = StepShape("decode", np.maximum(b, 1e-9) / t.layout.pp, np.full(b.shape, new), c.astype(np.float64))
+    shape = StepShape(
+        "decode", np.maximum(b, 1e-9) / t.layout.pp, np.full(b.shape, new), c.astype(np.float64), context_spread
+    )
     return step_times(t, shape)
 
 
@@ -64,7 +68,7 @@ def aggregated_grid(t: Target, w: Workload, concurrency_per_rank: npt.ArrayLike)
     """`analytic.aggregated_point` for an array of concurrencies (one prefill-cost evaluation)."""
     c = np.maximum(np.asarray(concurrency_per_rank, dtype=np.float64), 1e-6)
     tps = t.speculation.tokens_per_step()
-    cycle = decode_step_times(t, c, w.mean_context) * t.layout.pp
+    cycle = decode_step_times(t, c, w.mean_context, w.context_spread) * t.layout.pp
     per_token = prefill_cost_per_token(t, w)
     t_mix = cycle + c * tps / max(w.osl, 1.0) * w.new_prompt_tokens * per_token
     per_chip = c * tps / t_mix / (t.layout.chips / t.attention_ranks)

@@ -1,7 +1,8 @@
 """The simulator's clock: step times of one instance from the performance model, memoised on a grid.
 
 A decode step for `n` running sequences spread over the attention ranks costs the step of the busiest
-rank, ceil(n / ranks) sequences, at the batch's mean context. Its time is taken from
+rank, ceil(n / ranks) sequences, at the batch's mean context, with the attention-DP imbalance of the
+sampled requests' context spread (`perf.analytic.sampled_context_spread`). Its time is taken from
 `perf.analytic.decode_step` at grid points (every batch up to 64, then 16 points per doubling; contexts
 at powers of sqrt(2)) and interpolated linearly: decode time is close to linear in both between grid
 points (weights read once per step plus KV read per token, the roofline of a memory-bound step).
@@ -37,8 +38,14 @@ def _geometric(x: float, steps: int) -> tuple[int, int, float]:
 class StepClock:
     """Memoised step and transfer times of one instance (a `Target`)."""
 
-    def __init__(self, t: Target, reference_context: float) -> None:
+    context_sync_steps = 0
+    """attention DP: steps a new prompt may wait for every rank to have one (the engine's ADP balance)."""
+
+    def __init__(self, t: Target, reference_context: float, context_spread: float = 0.0) -> None:
         self.target = t
+        self.context_spread = context_spread
+        if t.attention_ranks > 1:
+            self.context_sync_steps = t.engine.attention_dp_context_sync_steps
         self.ranks = t.attention_ranks
         self.pp = t.layout.pp
         self.tokens_per_step = t.speculation.tokens_per_step()
@@ -57,7 +64,7 @@ class StepClock:
         if hit is None:
             batch = 2.0 ** (kb / BATCH_STEPS_PER_DOUBLING) if geometric else float(kb)
             context = 2.0 ** (kc / CONTEXT_STEPS_PER_DOUBLING)
-            hit = an.decode_step(self.target, batch, context).time_s * self.pp
+            hit = an.decode_step(self.target, batch, context, self.context_spread).time_s * self.pp
             self._decode[key] = hit
         return hit
 

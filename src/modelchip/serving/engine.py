@@ -43,6 +43,7 @@ class Request:
         "isl",
         "osl",
         "preemptions",
+        "queued_step",
         "rid",
         "status",
         "todo",
@@ -58,6 +59,7 @@ class Request:
         self.g_start = 0.0
         self.epoch = 0
         self.preemptions = 0
+        self.queued_step = 0
         self.instance = -1
         self.status = WAITING
         self.first_s = float("nan")
@@ -98,6 +100,7 @@ class Instance:
         self.chunks: list[tuple[Request, int]] = []
         self.busy = False
         self.start_pending = False
+        self.steps = 0
 
     # --- accounting -------------------------------------------------------------------------
     def load(self) -> int:
@@ -118,6 +121,19 @@ class Instance:
         """A request whose whole context cannot fit in an empty cache would be preempted forever."""
         need = r.isl + (0 if self.prefill_only else r.osl + self.clock.tokens_in_flight)
         return need + self.block - 1 <= self.capacity
+
+    def enqueue(self, r: Request) -> None:
+        """A new prompt joins this instance's queue."""
+        r.queued_step = self.steps
+        self.waiting.append(r)
+
+    def _holding_prompts(self) -> bool:
+        """Attention-DP context sync (TensorRT-LLM ADP balance): while the ranks are decoding, new prompts
+        wait until there is one for every rank, or until the oldest has waited `context_sync_steps`."""
+        sync, ranks = self.clock.context_sync_steps, self.clock.ranks
+        if not sync or ranks <= 1 or not self.running or not self.waiting:
+            return False
+        return len(self.waiting) < ranks and self.steps - self.waiting[0].queued_step < sync
 
     # --- state changes ------------------------------------------------------------------------
     def _start_decoding(self, r: Request) -> None:
@@ -173,6 +189,8 @@ class Instance:
             budget -= chunk
             self.prefill_held += chunk  # blocks are allocated for the chunk when it is scheduled
             r.done += chunk
+        if self._holding_prompts():
+            return
         while self.waiting and budget > 0 and len(self.running) + len(self.prefilling) < self.max_running:
             r = self.waiting[0]
             chunk = int(min(r.todo, budget, self.max_chunk, self.free_tokens() - r.cached - (self.block - 1)))
@@ -216,6 +234,7 @@ class Instance:
     def finish_step(self, now: float) -> tuple[list[Request], list[Request]]:
         """Apply the step that ends at `now`: (requests finished, prompts handed off to decode)."""
         self.g += self.clock.tokens_per_step
+        self.steps += 1
         finished: list[Request] = []
         heap = self.heap
         while heap and heap[0][0] <= self.g + 1e-9:

@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from modelchip.perf import analytic as an
 from modelchip.workload.arrivals import ClosedLoop
 from modelchip.workload.spec import RequestSet
 
@@ -52,7 +53,8 @@ class Simulation:
         (tests use hand-set step times)."""
         self.spec = spec
         reference = float(requests.isl.mean() + requests.osl.mean() / 2.0)
-        main = clocks[0] if clocks else StepClock(spec.pool.target, reference)
+        spread = an.sampled_context_spread(requests.isl, requests.osl)
+        main = clocks[0] if clocks else StepClock(spec.pool.target, reference, spread)
         self.instances = [Instance(main, spec.pool.engine) for _ in range(spec.pool.instances)]
         self.decode_ids = list(range(spec.pool.instances))
         self.prefill_ids: list[int] = []
@@ -119,7 +121,7 @@ class Simulation:
             self._ended(now, r, REJECTED)
             return
         r.instance = idx
-        self.instances[idx].waiting.append(r)
+        self.instances[idx].enqueue(r)
         self._wake(now, idx)
 
     def _wake(self, now: float, idx: int) -> None:
