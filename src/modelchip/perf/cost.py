@@ -17,6 +17,7 @@ from modelchip.perf.target import Target
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 
+FP4_FORMATS = frozenset({"nvfp4", "mxfp4"})
 SWAP_AB_ROWS = 64.0  # Hopper WGMMA M tile; below it kernels swap A and B (DeepGEMM, CUTLASS swap-AB)
 DEFAULT_SCALE_UP_LATENCY_S = 20e-6  # kernels.md 4.3: NCCL all-reduce floor 19-25 us (8 GPUs)
 DEFAULT_SCALE_OUT_LATENCY_S = 46e-6  # kernels.md 4.4: 2-node IB NDR small-message floor
@@ -59,7 +60,8 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
         # Fewer rows than one 64-row tile run swap-AB (tokens on the MMA's N side, granularity 8-16),
         # so the efficiency stays at its 64-row value instead of falling towards zero.
         m_eff = np.maximum(op.m, SWAP_AB_ROWS)
-        e_gemm = eff.gemm_efficiency(op.fmt) * m_eff / (m_eff + t.gemm_m_half)
+        m_half = t.gemm_m_half_fp4 if op.fmt in FP4_FORMATS else t.gemm_m_half
+        e_gemm = eff.gemm_efficiency(op.fmt) * m_eff / (m_eff + m_half)
         return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.memory)
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)

@@ -46,6 +46,8 @@ class EfficiencyTable(_Frozen):
     families: dict[str, FamilyEfficiency]
     gemm_m_half: float = Field(gt=0)
     gemm_m_half_source: str
+    gemm_m_half_fp4: float = Field(gt=0)
+    gemm_m_half_fp4_source: str
 
     def for_chip(self, chip_id: str) -> FamilyEfficiency:
         for family in self.families.values():

@@ -38,6 +38,7 @@ class Target:
     speculation: Speculation
     moe_imbalance: float
     gemm_m_half: float
+    gemm_m_half_fp4: float
     overlap_efficiency: float
 
     @property
@@ -81,5 +82,6 @@ def make_target(
         speculation=spec,
         moe_imbalance=engines.moe_imbalance,
         gemm_m_half=table.gemm_m_half,
+        gemm_m_half_fp4=table.gemm_m_half_fp4,
         overlap_efficiency=engines.overlap_efficiency,
     )
