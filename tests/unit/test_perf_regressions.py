@@ -99,7 +99,19 @@ def test_fp8_kv_mla_decode_is_bounded_by_the_slower_unit() -> None:
         return float(op.flops) / float(compute_time(t, op)[0])
 
     assert core_flops_per_s("hgx-h800") == pytest.approx(6.13 * 66.9e12, rel=1e-3)  # dequantisation bound
-    assert core_flops_per_s("hgx-h20") == pytest.approx(0.67 * 148e12, rel=1e-3)  # tensor-core bound
+    # FP8 tensor-core bound (an FP8 cache is read with FP8 attention: 0.67 x 296 TFLOPS)
+    assert core_flops_per_s("hgx-h20") == pytest.approx(0.67 * 296e12, rel=1e-3)
+
+
+def test_fp8_kv_cache_brings_fp8_attention_unless_asked_otherwise() -> None:
+    def attention_format(kv: str | None, attention: str | None = None, system: str = "hgx-h100") -> str:
+        request = PrecisionRequest("fp8", kv_cache=kv, attention=attention)
+        return build_target("deepseek-ai/DeepSeek-R1", system, Layout(dp=8, ep=8), request).precision.attention_format
+
+    assert attention_format("fp8") == "fp8"
+    assert attention_format(None) == "bf16"
+    assert attention_format("fp8", attention="bf16") == "bf16"
+    assert attention_format("fp8", system="atlas-800-a3") != "fp8"  # no FP8 on the 910C: cache stored wider
 
 
 def test_nvfp4_experts_beside_fp8_layers_run_w4a4_where_native() -> None:

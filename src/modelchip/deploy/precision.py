@@ -106,9 +106,10 @@ def resolve_precision(
     activations: str | None = None,
     kv_cache: str | None = None,
     moe: str | None = None,
-    attention: str = "bf16",
+    attention: str | None = None,
 ) -> PrecisionPlan:
-    """Map requested formats onto the chip (defaults: activations follow weights, KV cache BF16)."""
+    """Map requested formats onto the chip (defaults: activations follow weights, KV cache BF16,
+    attention in the KV cache's format when that is FP8, else BF16)."""
     activations = activations or _default_activations(weights)
     kv_cache = kv_cache or "bf16"
     moe = moe or weights
@@ -117,8 +118,11 @@ def resolve_precision(
     gemm = native_gemm_format(chip, _gemm_request(weights, activations))
     moe_request = _gemm_request(moe, _expert_activations(weights, moe, activations))
     moe_gemm = native_gemm_format(chip, moe_request)
-    attn = native_gemm_format(chip, attention)
     kv = kv_cache if kv_cache not in STORAGE_NEEDS_NATIVE or chip.compute.peak_flops("fp8") else "bf16"
+    # Engines read an FP8 KV cache with FP8 attention kernels (FlashAttention-3 FP8, TensorRT-LLM's FP8
+    # context FMHA and XQA, FlashMLA FP8): queries are quantised and the matmuls run at the FP8 rate.
+    attention = attention or ("fp8" if kv == "fp8" else "bf16")
+    attn = native_gemm_format(chip, attention)
     notes = [
         n
         for n in (

@@ -21,7 +21,8 @@ class PrecisionRequest:
     activations: str | None = None
     kv_cache: str | None = None
     moe: str | None = None
-    attention: str = "bf16"
+    attention: str | None = None
+    """None: FP8 where the KV cache is FP8, else BF16."""
 
 
 def resolve_hardware(

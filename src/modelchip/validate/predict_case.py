@@ -58,7 +58,7 @@ def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     spec = case.speculative
     speculation = speculation_from(spec.draft_tokens, spec.acceptance, spec.accept_length) if spec else None
     prec = case.precision
-    request = PrecisionRequest(prec.weights, prec.activations, prec.kv_cache, prec.moe, prec.attention or "bf16")
+    request = PrecisionRequest(prec.weights, prec.activations, prec.kv_cache, prec.moe, prec.attention)
     return build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
 
 
