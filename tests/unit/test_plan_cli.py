@@ -62,11 +62,27 @@ def test_workload_file_and_presets(capsys: pytest.CaptureFixture[str], tmp_path:
         (["--objective", "speed"], "unknown objective 'speed'"),
         (["--slo-ttft", "0.01", "--slo-tpot", "0.01"], "no configuration meets TTFT <= 0.01 ms / TPOT <= 0.01 ms"),
         (["--backend", "gpu"], "unknown backend 'gpu'"),
+        (["--osl-cv", "-0.5"], "--osl-cv must be >= 0"),
     ],
 )
 def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], args: list[str], expected: str) -> None:
     code, _, err = _run(capsys, "plan", "hgx-h100", *SMALL, *args)
     assert code == 2 and expected in err and len(err.strip().splitlines()) <= 3
+
+
+def test_output_length_spread_lengthens_the_batch_context(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Spread output lengths (length-biased batch) mean longer KV per sequence: fewer fit, less tok/s/chip."""
+    fixed = _json(capsys, "plan", "hgx-h100", *SMALL, "--workload", "reasoning", "--simulate", "0")
+    spread = _json(capsys, "plan", "hgx-h100", *SMALL, "--workload", "reasoning", "--osl-cv", "1", "--simulate", "0")
+    assert fixed["workload"]["osl_cv"] == 0.0 and spread["workload"]["osl_cv"] == 1.0
+    assert spread["best"]["tok/s/chip"] < fixed["best"]["tok/s/chip"]
+    wl = tmp_path / "spread.yaml"
+    wl.write_text("isl: 1024\nosl: 4096\nosl_cv: 1.0\n")
+    from_file = _json(capsys, "plan", "hgx-h100", *SMALL, "--workload", str(wl), "--simulate", "0")
+    assert from_file["best"]["tok/s/chip"] == pytest.approx(spread["best"]["tok/s/chip"])
+    wl.write_text("isl: 1024\nosl: 4096\nosl_cv: -1\n")
+    code, _, err = _run(capsys, "plan", "hgx-h100", *SMALL, "--workload", str(wl))
+    assert code == 2 and "field 'osl_cv' must be a number >= 0" in err
 
 
 def test_bad_workload_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -33,6 +33,9 @@ MODEL = typer.Option("deepseek-ai/DeepSeek-R1", "--model", help="bundled repo id
 WORKLOAD = typer.Option("chat", "--workload", help=f"preset ({', '.join(PRESETS)}) or a YAML/JSON file with isl, osl")
 ISL = typer.Option(None, "--isl", help="override the workload's input tokens")
 OSL = typer.Option(None, "--osl", help="override the workload's output tokens")
+OSL_CV = typer.Option(
+    None, "--osl-cv", help="output-length spread (std/mean): 0 fixed lengths (default), ~1 a real dataset"
+)
 TTFT = typer.Option(None, "--slo-ttft", help="TTFT limit: 2s, 500ms (a bare number is ms)")
 TPOT = typer.Option(None, "--slo-tpot", help="TPOT limit: 50ms (a bare number is ms; 1000 / tokens/s per user)")
 P99 = typer.Option(False, "--p99", help="limits are p99 rather than means")
@@ -52,8 +55,8 @@ TOP = typer.Option(10, "--top", help="rows of the ranked table")
 SIMULATE = typer.Option(2, "--simulate", help="confirm the best N configs (per system) in the serving simulator")
 
 
-def load_workload(spec: str, isl: float | None, osl: float | None) -> WorkloadSpec:
-    """A preset name or a YAML/JSON file with numeric isl and osl (optional name, prefix_hit)."""
+def load_workload(spec: str, isl: float | None, osl: float | None, osl_cv: float | None = None) -> WorkloadSpec:
+    """A preset name or a YAML/JSON file with numeric isl and osl (optional name, prefix_hit, osl_cv)."""
     if spec in PRESETS:
         p = PRESETS[spec]
         w = WorkloadSpec(p.name, float(p.isl), float(p.osl))
@@ -70,13 +73,18 @@ def load_workload(spec: str, isl: float | None, osl: float | None) -> WorkloadSp
         hit = data.get("prefix_hit", 0.0)
         if not isinstance(hit, int | float) or not 0 <= hit < 1:
             raise UserError(f"{spec}: field 'prefix_hit' must be within [0, 1) (got {hit!r}); fix the file")
-        w = WorkloadSpec(str(data.get("name", Path(spec).stem)), vals["isl"], vals["osl"], float(hit))
+        cv = data.get("osl_cv", 0.0)
+        if not isinstance(cv, int | float) or cv < 0:
+            raise UserError(f"{spec}: field 'osl_cv' must be a number >= 0 (got {cv!r}); fix the file")
+        w = WorkloadSpec(str(data.get("name", Path(spec).stem)), vals["isl"], vals["osl"], float(hit), float(cv))
     else:
         raise UserError(f"unknown workload '{spec}'; use a preset ({', '.join(PRESETS)}) or a .yaml/.json file")
     for name, v in (("--isl", isl), ("--osl", osl)):
         if v is not None and v <= 0:
             raise UserError(f"{name} must be > 0 (got {v})")
-    return WorkloadSpec(w.name, isl or w.isl, osl or w.osl, w.prefix_hit)
+    if osl_cv is not None and osl_cv < 0:
+        raise UserError(f"--osl-cv must be >= 0 (got {osl_cv})")
+    return WorkloadSpec(w.name, isl or w.isl, osl or w.osl, w.prefix_hit, w.osl_cv if osl_cv is None else osl_cv)
 
 
 def _limit_s(text: str | float | None, option: str) -> float | None:
@@ -255,6 +263,7 @@ def plan_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
+    osl_cv: float | None = OSL_CV,
     slo_ttft: str | None = TTFT,
     slo_tpot: str | None = TPOT,
     p99: bool = P99,
@@ -275,7 +284,7 @@ def plan_command(
 ) -> None:
     """The best deployment of a model on a system under SLOs: ranked table and Pareto frontier."""
     req = PlanRequest(
-        model, system, load_workload(workload, isl, osl), make_slo(slo_ttft, slo_tpot, p99), objective,
+        model, system, load_workload(workload, isl, osl, osl_cv), make_slo(slo_ttft, slo_tpot, p99), objective,
         make_space(max_chips, engine, mode), price,
     )  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:
@@ -296,6 +305,7 @@ def compare_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
+    osl_cv: float | None = OSL_CV,
     slo_ttft: str | None = TTFT,
     slo_tpot: str | None = TPOT,
     p99: bool = P99,
@@ -315,7 +325,7 @@ def compare_command(
 ) -> None:
     """Systems side by side on the same model, workload and SLO: per chip, system, rack, kW and dollar."""
     base = PlanRequest(
-        model, systems[0], load_workload(workload, isl, osl), make_slo(slo_ttft, slo_tpot, p99), objective,
+        model, systems[0], load_workload(workload, isl, osl, osl_cv), make_slo(slo_ttft, slo_tpot, p99), objective,
         make_space(max_chips, engine, mode), price,
     )  # fmt: skip
     run_compare(base, systems, backend, workers, address, db, as_json, csv_path, report, simulate)
@@ -348,7 +358,8 @@ def run_compare(
 def print_compare(r: CompareResult) -> None:
     req = r.request
     w = req.workload
-    title = f"{req.model}, {w.name} (ISL {w.isl:g} / OSL {w.osl:g}), {req.slo.describe()}: best per system"
+    spread = f", OSL cv {w.osl_cv:g}" if w.osl_cv else ""
+    title = f"{req.model}, {w.name} (ISL {w.isl:g} / OSL {w.osl:g}{spread}), {req.slo.describe()}: best per system"
     table = Table(title=title)
     table.add_column("system", no_wrap=True)
     for o in OBJECTIVES.values():
@@ -379,6 +390,7 @@ def migrate_command(
     workload: str = WORKLOAD,
     isl: float | None = ISL,
     osl: float | None = OSL,
+    osl_cv: float | None = OSL_CV,
     slo_ttft: str | None = TTFT,
     slo_tpot: str | None = TPOT,
     p99: bool = P99,
@@ -395,7 +407,7 @@ def migrate_command(
 ) -> None:
     """We lose system A: the current throughput under SLO and, per candidate, the chips that match it."""
     base = PlanRequest(
-        model, source, load_workload(workload, isl, osl), make_slo(slo_ttft, slo_tpot, p99), "chip",
+        model, source, load_workload(workload, isl, osl, osl_cv), make_slo(slo_ttft, slo_tpot, p99), "chip",
         make_space(None, engine, mode), price,
     )  # fmt: skip
     with session(backend, workers, address, db, as_json) as ses:

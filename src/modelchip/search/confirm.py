@@ -19,7 +19,7 @@ from modelchip.search.plan import PlanRequest, PlanResult
 from modelchip.serving.api import simulate
 from modelchip.serving.spec import PoolSpec, SimulationSpec
 from modelchip.workload.arrivals import ClosedLoop
-from modelchip.workload.lengths import LengthDist
+from modelchip.workload.lengths import LengthDist, spread_lengths
 from modelchip.workload.spec import WorkloadSpec
 
 REQUESTS_PER_SLOT = 3
@@ -44,7 +44,7 @@ class Confirmation:
 def _task(req: PlanRequest, c: Config, disaggregated_prefill: bool = False) -> EvalTask:
     w = req.workload
     cand = c.prefill if disaggregated_prefill and c.prefill is not None else c.candidate
-    return EvalTask(req.model, cand, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour)
+    return EvalTask(req.model, cand, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour, w.osl_cv)
 
 
 def confirm(req: PlanRequest, c: Config, budget_chips: int) -> Confirmation:
@@ -56,7 +56,7 @@ def confirm(req: PlanRequest, c: Config, budget_chips: int) -> Confirmation:
     conc = max(1, round(c.concurrency_per_instance * n_d))
     requests = min(MAX_REQUESTS, conc * REQUESTS_PER_SLOT)
     conc = min(conc, requests)
-    length = WorkloadSpec(LengthDist("fixed", w.isl), LengthDist("fixed", w.osl), ClosedLoop(conc), requests,
+    length = WorkloadSpec(LengthDist("fixed", w.isl), spread_lengths(w.osl, w.osl_cv), ClosedLoop(conc), requests,
                           prefix_hit=w.prefix_hit)  # fmt: skip
     res = simulate(SimulationSpec(pool, length, prefill_pool=prefill))
     ttft = res.ttft.p99_s if req.slo.p99 else res.ttft.p50_s

@@ -120,10 +120,11 @@ class EvalTask:
     osl: float
     prefix_hit: float = 0.0
     price_per_chip_hour: float | None = None
+    osl_cv: float = 0.0
 
     @property
     def workload(self) -> an.Workload:
-        return an.Workload(self.isl, self.osl, self.prefix_hit)
+        return an.Workload(self.isl, self.osl, self.prefix_hit, self.osl_cv)
 
 
 def concurrency_grid(cap: float) -> list[float]:

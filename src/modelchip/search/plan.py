@@ -52,10 +52,12 @@ class WorkloadSpec:
     isl: float
     osl: float
     prefix_hit: float = 0.0
+    osl_cv: float = 0.0
+    """output-length spread (std / mean); 0: every request has `osl` tokens."""
 
     @property
     def analytic(self) -> an.Workload:
-        return an.Workload(self.isl, self.osl, self.prefix_hit)
+        return an.Workload(self.isl, self.osl, self.prefix_hit, self.osl_cv)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def tasks_for(req: PlanRequest) -> list[EvalTask]:
     model = load_model(req.model)
     cands = enumerate_candidates(model, cat.chip(system.chip), system, req.space)
     w = req.workload
-    return [EvalTask(req.model, c, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour) for c in cands]
+    return [EvalTask(req.model, c, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour, w.osl_cv) for c in cands]
 
 
 def _memory_miss(evals: Sequence[Evaluation]) -> MemoryMiss | None:
@@ -179,7 +181,7 @@ def _refine(c: Config, ctx: _Context) -> Config:
     req = ctx.req
     e = ctx.evals[c.candidate.key()]
     w = req.workload
-    t = build(EvalTask(req.model, c.candidate, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour))
+    t = build(EvalTask(req.model, c.candidate, w.isl, w.osl, w.prefix_hit, req.price_per_chip_hour, w.osl_cv))
     lo = c.concurrency_per_instance / e.attention_ranks
     hi = min(lo * GRID_STEP, max(p.concurrency_per_rank for p in e.points))
     best = c

@@ -59,7 +59,7 @@ def task_key(task: EvalTask) -> str:
             _spec_fingerprint(task.model, c.system),
             task.model,
             c.key(),
-            repr((task.isl, task.osl, task.prefix_hit, task.price_per_chip_hour)),
+            repr((task.isl, task.osl, task.prefix_hit, task.price_per_chip_hour, task.osl_cv)),
         ]
     )
     return hashlib.sha256(raw.encode()).hexdigest()

@@ -16,7 +16,6 @@ have stopped) are left out.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +24,7 @@ from modelchip.perf import analytic as an
 from modelchip.perf.target import Target
 from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, simulate
 from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
+from modelchip.workload.lengths import spread_lengths
 
 MIN_POISSON_REQUESTS = 600  # p99 from the ~300 steady requests of the smallest run
 MIN_CLOSED_LOOP_REQUESTS = 100
@@ -47,13 +47,6 @@ class SteadyStats:
     rejected: int
 
 
-def _output_lengths(w: an.Workload) -> LengthDist:
-    """Fixed output lengths, or a lognormal with the workload's spread (sigma^2 = ln(1 + cv^2))."""
-    if w.osl_cv <= 0:
-        return LengthDist("fixed", max(w.osl, 1.0))
-    return LengthDist("lognormal", max(w.osl, 1.0), math.sqrt(math.log1p(w.osl_cv**2)))
-
-
 def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
     floor = MIN_POISSON_REQUESTS if isinstance(arrival, Poisson) else MIN_CLOSED_LOOP_REQUESTS
     # Spread lengths fill the batch more slowly: a long request stays (1 + cv^2) times the mean lifetime
@@ -62,7 +55,7 @@ def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -
     requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * spread * in_flight)))
     return WorkloadSpec(
         isl=LengthDist("fixed", w.isl),
-        osl=_output_lengths(w),
+        osl=spread_lengths(w.osl, w.osl_cv),
         arrival=arrival,
         requests=requests,
         prefix_hit=w.prefix_hit,

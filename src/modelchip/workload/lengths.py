@@ -40,6 +40,14 @@ class LengthDist:
     high: int | None = None
 
 
+def spread_lengths(mean: float, cv: float) -> LengthDist:
+    """`mean` tokens fixed (cv = 0), or lognormal with coefficient of variation `cv`
+    (sigma^2 = ln(1 + cv^2): the spread that `perf.analytic.Workload.osl_cv` assumes)."""
+    if cv <= 0:
+        return LengthDist("fixed", max(mean, 1.0))
+    return LengthDist("lognormal", max(mean, 1.0), math.sqrt(math.log1p(cv**2)))
+
+
 def _fixed(d: LengthDist, n: int, rng: np.random.Generator) -> FloatArray:
     return np.full(n, d.mean, dtype=np.float64)
 
