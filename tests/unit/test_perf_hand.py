@@ -328,3 +328,22 @@ def test_llama_8b_bf16_fits_one_h100_with_kv_budget() -> None:
     # 80 GB - 16.06 GB weights - reserve: between 50 and 64 GB for KV.
     assert 50e9 <= plan.kv_budget_bytes <= 64e9
     assert plan.max_sequences_per_rank == pytest.approx(plan.kv_budget_bytes / (2048 * 32 * 2 * 8 * 128 * 2))
+
+
+def test_mlp_activation_kernel_bytes() -> None:
+    """Llama-3.1-8B (intermediate 14336, gated): SiLU(gate) x up reads 2 x 14336 and writes 14336 BF16
+    values per token, as its own kernel between the GEMMs; with tp=2 each device holds half the width."""
+    for tp in (1, 2):
+        t = build_target(LLAMA_8B, "h100-sxm" if tp == 1 else "hgx-h100", Layout(tp=tp))
+        ops = {op.name: op for op in dense_mlp_ops(14336, True, 4096, t, 512.0, 1.0, "mlp")}
+        assert ops["mlp.act"].kind == "memory"
+        assert ops["mlp.act"].bytes == pytest.approx(512 * 14336 / tp * 3 * 2)
+
+
+def test_moe_activation_follows_the_routed_load() -> None:
+    """DeepSeek-V3 on 8 EP devices: 64 tokens per rank x 8 ranks x top-8 / 8 devices x imbalance rows,
+    each reading 2 x 2048 and writing 2048 BF16 values."""
+    t = build_target(DEEPSEEK_V3, "hgx-h200", Layout(dp=8, ep=8))
+    ops = {op.name: op for op in layer_ops(t.model.layers[-1], t, StepShape("decode", 64.0, 1.0, 1000.0), 1.0)}
+    rows = 64 * 8 * 8 / 8 * t.moe_imbalance
+    assert ops["moe.act"].bytes == pytest.approx(rows * 2048 * 3 * 2)

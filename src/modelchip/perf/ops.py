@@ -220,8 +220,12 @@ def linear_attention_ops(att: AttentionSpec, h: int, t: Target, shape: StepShape
 def dense_mlp_ops(mlp_width: float, gated: bool, h: int, t: Target, tokens: Num, count: float, name: str) -> list[Op]:
     width = mlp_width / t.layout.tp
     wb, fmt = t.precision.weight_bytes, t.precision.gemm_format
+    # The activation (SiLU(gate) x up, or GELU) is its own elementwise kernel between the two GEMMs:
+    # it reads the up/gate output and writes the down projection's input.
+    act_bytes = tokens * width * (3 if gated else 2) * ACT_BYTES
     return [
         _gemm(f"{name}.up_gate", tokens, width * (2 if gated else 1), h, wb, fmt, count),
+        Op(f"{name}.act", "memory", 4.0 * tokens * width, act_bytes, count=count),
         _gemm(f"{name}.down", tokens, h, width, wb, fmt, count),
     ]
 
@@ -249,6 +253,14 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
         _gemm("moe.router", shape.tokens, mlp.num_experts, h, ACT_BYTES, "bf16", count),
         Op(
             "moe.experts", "gemm", flops, traffic, t.precision.moe_gemm_format, np.maximum(pairs_per_expert, 1.0), count
+        ),
+        # The experts' activation kernel between their two grouped GEMMs, as in dense_mlp_ops.
+        Op(
+            "moe.act",
+            "memory",
+            4.0 * load * mlp.intermediate_size / lay.moe_tp,
+            load * mlp.intermediate_size / lay.moe_tp * (3 if mlp.gated else 2) * ACT_BYTES,
+            count=count,
         ),
     ]
     if mlp.num_shared_experts and mlp.shared_intermediate_size:
