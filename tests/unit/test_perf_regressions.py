@@ -122,3 +122,15 @@ def test_nvfp4_experts_beside_fp8_layers_run_w4a4_where_native() -> None:
     assert (on_gb200.gemm_format, on_gb200.moe_gemm_format) == ("fp8", "nvfp4")
     on_h100 = resolve_precision(chips["h100-sxm"], "fp8", "fp8", "fp8", moe="nvfp4")
     assert on_h100.moe_gemm_format == "fp8" and any("MoE expert" in n for n in on_h100.notes)
+
+
+def test_nvfp4_checkpoints_default_to_an_fp8_kv_cache() -> None:
+    """NVIDIA's NVFP4 checkpoints carry an FP8 KV cache (ModelOpt default, read by TensorRT-LLM)."""
+
+    def kv_bytes(weights: str, kv: str | None = None) -> float:
+        request = PrecisionRequest(weights, kv_cache=kv)
+        return build_target("meta-llama/Meta-Llama-3.1-70B", "b200", Layout(), request).precision.kv_bytes
+
+    assert kv_bytes("nvfp4") == pytest.approx(1.0, abs=1e-3)
+    assert kv_bytes("nvfp4", "bf16") == 2.0
+    assert kv_bytes("fp8") == 2.0  # FP8 checkpoints keep a BF16 cache unless asked

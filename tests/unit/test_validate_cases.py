@@ -130,7 +130,7 @@ def test_case_is_frozen(tmp_path: Path) -> None:
         ("mxfp8", "mxfp8", "mxfp8", "fp8"),
         ("int8", "int8", "int8", "bf16"),
         ("int4", "int4", "bf16", "bf16"),
-        ("nvfp4", "nvfp4", "nvfp4", "bf16"),
+        ("nvfp4", "nvfp4", "nvfp4", "fp8"),
         ("mxfp4", "mxfp4", "mxfp4", "bf16"),
         ("bf16", "bf16", "bf16", "bf16"),
         ("fp16", "fp16", "fp16", "fp16"),

@@ -108,10 +108,13 @@ def resolve_precision(
     moe: str | None = None,
     attention: str | None = None,
 ) -> PrecisionPlan:
-    """Map requested formats onto the chip (defaults: activations follow weights, KV cache BF16,
-    attention in the KV cache's format when that is FP8, else BF16)."""
+    """Map requested formats onto the chip (defaults: activations follow weights, KV cache BF16 (FP8 for
+    NVFP4 checkpoints), attention in the KV cache's format when that is FP8, else BF16)."""
     activations = activations or _default_activations(weights)
-    kv_cache = kv_cache or "bf16"
+    # NVIDIA's NVFP4 checkpoints (ModelOpt, whose hf_ptq default is --kv_cache_qformat fp8) carry an FP8 KV
+    # cache, and TensorRT-LLM takes it from hf_quant_config.json: DeepSeek-R1-0528-FP4 and
+    # Llama-3.3-70B-Instruct-FP4 (TensorRT-LLM DeepSeek blog; its test asserts kv_cache_quant_algo FP8).
+    kv_cache = kv_cache or ("fp8" if weights == "nvfp4" else "bf16")
     moe = moe or weights
     for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
         _check_format(fmt, role)

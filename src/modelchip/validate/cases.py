@@ -61,16 +61,18 @@ class _Open(BaseModel):
 _SHORTHAND_ACTIVATIONS = {"int4": "bf16"}
 # KV cache of a shorthand: 8-bit float checkpoints (ModelOpt/TRT-LLM FP8, MLPerf submissions) quantise
 # the KV cache to FP8 with the same recipe; everything else keeps a 16-bit cache unless stated.
-_SHORTHAND_KV = {"fp8": "fp8", "fp8-ue8m0": "fp8", "mxfp8": "fp8", "fp16": "fp16"}
+# NVFP4 checkpoints (NVIDIA ModelOpt) ship an FP8 KV cache, which TensorRT-LLM takes from hf_quant_config.json.
+_SHORTHAND_KV = {"fp8": "fp8", "fp8-ue8m0": "fp8", "mxfp8": "fp8", "fp16": "fp16", "nvfp4": "fp8"}
 
 
 def expand_precision(name: str) -> dict[str, str]:
     """The full precision a shorthand stands for.
 
     Shorthand X means: weights = X and moe = X; activations = X, except int4 -> bf16 (W4A16);
-    kv_cache = fp8 for the 8-bit float formats (fp8, fp8-ue8m0, mxfp8), fp16 for fp16, else bf16.
-    So "fp8" is W8A8 with an FP8 KV cache, "nvfp4"/"mxfp4" are W4A4 (FP4 tensor cores) with a BF16
-    KV cache, "int8" is W8A8 with a BF16 KV cache, "int4" is W4A16 with a BF16 KV cache. A mapping
+    kv_cache = fp8 for the 8-bit float formats (fp8, fp8-ue8m0, mxfp8) and for nvfp4 (NVIDIA's NVFP4
+    checkpoints carry an FP8 KV cache), fp16 for fp16, else bf16. So "fp8" is W8A8 with an FP8 KV
+    cache, "nvfp4" is W4A4 (FP4 tensor cores) with an FP8 KV cache, "mxfp4" W4A4 with a BF16 KV
+    cache, "int8" is W8A8 with a BF16 KV cache, "int4" is W4A16 with a BF16 KV cache. A mapping
     spells out what differs, e.g. {weights: mxfp4, activations: bf16} for gpt-oss style W4A16.
     """
     return {
