@@ -123,7 +123,8 @@ def resolve_precision(
     moe_gemm = native_gemm_format(chip, moe_request)
     kv = kv_cache if kv_cache not in STORAGE_NEEDS_NATIVE or chip.compute.peak_flops("fp8") else "bf16"
     # Engines read an FP8 KV cache with FP8 attention kernels (FlashAttention-3 FP8, TensorRT-LLM's FP8
-    # context FMHA and XQA, FlashMLA FP8): queries are quantised and the matmuls run at the FP8 rate.
+    # context FMHA and XQA, trtllm-gen MLA on Blackwell): queries are quantised and the matmuls run at the
+    # FP8 rate. (FlashMLA's FP8 cache is dequantised to BF16 instead: the CUDA-core bound in perf/cost.py.)
     attention = attention or ("fp8" if kv == "fp8" else "bf16")
     attn = native_gemm_format(chip, attention)
     notes = [
