@@ -54,3 +54,14 @@ def test_rejected_setups_are_unsupported_but_unknown_ids_fail() -> None:
         predict_case(Case.model_validate(too_small))
     with pytest.raises(UnknownIdError):
         predict_case(Case.model_validate({**too_small, "hardware": "no-such-chip"}))
+
+
+def test_latency_past_capacity_is_unsupported_with_the_reason() -> None:
+    """MLPerf's B200 Llama-3.1-405B Server load on MetaX C550s is ~80x what they serve: no request
+    finishes in the simulated steady window, so the case is unsupported with the model's capacity
+    (not a NaN latency)."""
+    from modelchip.validate.cases import Unsupported
+
+    case = next(c for c in load_cases(None) if c.id == "mlperf51-8xb200-llama31-405b-server-ttft")
+    with pytest.raises(Unsupported, match="past this deployment's capacity"):
+        predict_case(case.model_copy(update={"hardware": "metax-c550", "system": None}))

@@ -8,6 +8,7 @@ Nothing here looks at a case id.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from modelchip.deploy.layout import Layout
@@ -165,7 +166,15 @@ def _simulated_value(case: Case, t: Target) -> float | None:
         Metric.OUTPUT_TOKENS_PER_S: run.output_tokens_per_s / run.chips * case.chips,
         Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: run.output_tokens_per_s / run.chips,
     }
-    return values.get(case.metric)
+    value = values.get(case.metric)
+    if value is not None and not math.isfinite(value):
+        # No request finished in the run's steady window: the load is past what the deployment serves.
+        capacity = an.offline(t, w).requests_per_s_per_instance * n
+        raise Unsupported(
+            f"the case's load is past this deployment's capacity (~{capacity:.3g} requests/s in the model): "
+            "its latencies grow without bound"
+        )
+    return value
 
 
 def _aggregated_point(case: Case, t: Target) -> an.OperatingPoint:
