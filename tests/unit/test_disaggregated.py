@@ -41,3 +41,43 @@ def test_pool_layout_must_match_its_chips() -> None:
     bad = case.model_copy(update={"decode": case.decode.model_copy(update={"chips_per_worker": 4})})  # type: ignore[union-attr]
     with pytest.raises(Unsupported):
         predict_case(bad)
+
+
+def _dashboard_case(engine: str) -> Case:
+    """An InferenceX-style point: DeepSeek-R1 on 8 B200, best throughput at 42 tok/s/user."""
+    return Case.model_validate(
+        {
+            "id": "dash", "source": "synthetic", "trust": "dashboard", "model": "deepseek-ai/DeepSeek-R1",
+            "hardware": "b200", "system": "hgx-b200", "chips": 8, "engine": engine, "precision": "fp8",
+            "mode": "aggregated", "workload": {"isl": 1024, "osl": 1024, "scenario": "closed_loop"},
+            "metric": "output_tokens_per_s_per_chip", "value": 1.0,
+            "slo": {"tokens_per_s_per_user": 42, "tpot_ms": 23.8},
+        }
+    )  # fmt: skip
+
+
+def test_dashboard_envelope_with_dynamo_takes_the_better_of_aggregated_and_disaggregated() -> None:
+    from modelchip.models.hf import load_model
+    from modelchip.perf import analytic as an
+    from modelchip.validate import predict_case as pc
+
+    with_dynamo = _dashboard_case("best-of (sglang/trtllm/vllm, +dynamo)")
+    aggregated_only = _dashboard_case("best-of (sglang/trtllm/vllm)")
+    assert pc.includes_disaggregated(with_dynamo) and not pc.includes_disaggregated(aggregated_only)
+    targets = pc._targets(with_dynamo, load_model(with_dynamo.model))
+    split = max(pc.disaggregated_envelope_per_chip(with_dynamo, t) for t in targets)
+    assert predict_case(with_dynamo) == pytest.approx(max(predict_case(aggregated_only), split))
+    assert split > predict_case(aggregated_only)  # decode free of prefill steps fits a larger batch at 23.8 ms
+
+    # The envelope's decode batch is the largest meeting the TPOT limit, and the split balances the pools:
+    # per chip 1 / (1/d + isl / (osl p)), below both the decode rate d and the prefill-limited p osl / isl.
+    t = targets[0]
+    w = pc._workload(with_dynamo)
+    batch = pc.decode_batch_under_tpot(t, w.mean_context, 0.0238)
+    assert batch is not None
+    assert an.decode_pool(t, batch, w.mean_context)[0] <= 0.0238 < an.decode_pool(t, batch * 1.01, w.mean_context)[0]
+    d = an.decode_pool(t, batch, w.mean_context)[1]
+    p = an.prefill_pool(t, 16384.0 * t.layout.chips / t.attention_ranks, w)[0]
+    per_chip = pc.disaggregated_envelope_per_chip(with_dynamo, t)
+    assert per_chip == pytest.approx(1.0 / (1.0 / d + 1024 / (1024 * p)))
+    assert per_chip < min(d, p)
