@@ -61,8 +61,8 @@ def test_dashboard_envelope_with_dynamo_takes_the_better_of_aggregated_and_disag
     from modelchip.perf import analytic as an
     from modelchip.validate import predict_case as pc
 
-    with_dynamo = _dashboard_case("best-of (sglang/trtllm/vllm, +dynamo)")
-    aggregated_only = _dashboard_case("best-of (sglang/trtllm/vllm)")
+    with_dynamo = _dashboard_case("best-of, +dynamo")  # no engine list: one (default) engine profile
+    aggregated_only = _dashboard_case("best-of")
     assert pc.includes_disaggregated(with_dynamo) and not pc.includes_disaggregated(aggregated_only)
     targets = pc._targets(with_dynamo, load_model(with_dynamo.model))
     split = max(pc.disaggregated_envelope_per_chip(with_dynamo, t) for t in targets)
@@ -81,3 +81,15 @@ def test_dashboard_envelope_with_dynamo_takes_the_better_of_aggregated_and_disag
     per_chip = pc.disaggregated_envelope_per_chip(with_dynamo, t)
     assert per_chip == pytest.approx(1.0 / (1.0 / d + 1024 / (1024 * p)))
     assert per_chip < min(d, p)
+
+
+def test_dashboard_envelope_is_the_best_of_the_engines_it_lists() -> None:
+    from modelchip.validate import predict_case as pc
+
+    case = _dashboard_case("best-of (sglang/trtllm/vllm, +dynamo)")
+    assert pc.envelope_engines(case) == ["sglang", "trtllm", "vllm"]
+    assert pc.envelope_engines(_dashboard_case("sglang")) == []
+    each = [predict_case(case.model_copy(update={"engine": e})) for e in ("sglang", "trtllm", "vllm")]
+    # Each single-engine copy keeps aggregated-only serving; the envelope adds the Dynamo split on top.
+    assert predict_case(case) >= max(each)
+    assert len({round(v) for v in each}) > 1  # the engines' host overheads and overlap differ
