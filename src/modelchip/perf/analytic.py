@@ -25,10 +25,10 @@ from modelchip.perf.target import Target
 
 PREFILL_CHUNK_TOKENS = 8192  # tokens per prefill chunk when timing the marginal prefill cost
 P99_TPOT_FACTOR = 1.25  # p99 / mean TPOT under Poisson load (E: step-time spread from mixed prefill)
-P99_TTFT_FACTOR = 3.0
+P99_TTFT_FACTOR = 3.0  # p99 / mean TTFT (E: between deterministic (1x) and exponential (4.6x) waits)
 # Guard on the running batch per attention rank (E): above the engines' defaults (TensorRT-LLM
 # max_batch_size 2048), so that KV memory, not this cap, is what binds in the model.
-MAX_RUNNING_PER_RANK = 4096.0  # p99 / mean TTFT (E: between deterministic (1x) and exponential (4.6x) waits)
+MAX_RUNNING_PER_RANK = 4096.0
 
 
 @dataclass(frozen=True)
