@@ -21,7 +21,7 @@ from modelchip.validate import (
     write_csv,
     write_html_report,
 )
-from modelchip.validate.report_html import band_class, link_source
+from modelchip.validate.report_html import band_class, cases_table, link_source
 
 
 def _res(
@@ -150,3 +150,35 @@ def test_html_report_without_supported_cases(tmp_path: Path) -> None:
     write_html_report(summarize(results), results, path, "empty")
     html = path.read_text(encoding="utf-8")
     assert "<svg" in html and "only" in html and "not modelled" in html
+
+
+def test_load_column_round_trips_and_older_csvs_still_read(results: list[CaseResult], tmp_path: Path) -> None:
+    import dataclasses
+
+    loaded = [dataclasses.replace(r, load=0.5 + i / 10) for i, r in enumerate(results)]
+    path = tmp_path / "load.csv"
+    write_csv(loaded, path)
+    assert read_csv(path) == loaded
+    # A file written before the column existed reads back with no load.
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cut = [line.rsplit(",", 1)[0] for line in lines]
+    old = tmp_path / "old.csv"
+    old.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    assert [r.load for r in read_csv(old)] == [None] * len(results)
+    html = cases_table(loaded)
+    assert "<th>load</th>" in html and '<td class="num">0.50</td>' in html
+
+
+def test_offered_load_marks_poisson_cases_against_the_model_capacity() -> None:
+    from modelchip.validate.predict_case import offered_load, with_loads
+
+    by_id = {c.id: c for c in load_cases()}
+    # B200 Llama-2-70B Server runs past the model's capacity (the README's knife-edge case);
+    # its Interactive run sits well inside it; Offline and decode cases have no load.
+    assert offered_load(by_id["mlperf51-8xb200-llama2-70b-server-ttft"]) > 1.0
+    assert 0.3 < offered_load(by_id["mlperf51-8xb200-llama2-70b-interactive-ttft"]) < 0.9
+    assert offered_load(by_id["mlperf51-8xb200-llama2-70b-offline"]) is None
+    assert offered_load(by_id["cm384-decode-tpot50"]) is None
+    cases = [by_id["mlperf51-8xb200-llama2-70b-server"], by_id["mlperf51-8xb200-llama2-70b-offline"]]
+    filled = with_loads(cases, run_cases(cases, _fake))
+    assert filled[0].load is not None and filled[1].load is None

@@ -20,8 +20,10 @@ from modelchip.validate import (
     write_csv,
     write_html_report,
 )
-from modelchip.validate.predict_case import predict_case
+from modelchip.validate.predict_case import predict_case, with_loads
 from modelchip.validate.summary import Stats
+
+NEAR_CAPACITY = 0.9  # offered load above which a latency prediction is a knife edge
 
 
 def validate(
@@ -44,6 +46,7 @@ def validate(
             results = run_cases(
                 cases, predict_case, lambda done, total: progress.update(task, completed=done), workers=workers
             )
+    results = with_loads(cases, results)
     summary = summarize(results)
     if csv_path is not None:
         write_csv(results, csv_path)
@@ -63,6 +66,12 @@ def validate(
     console.print(table)
     for item in summary.unsupported:
         console.print(f"[yellow]unsupported[/] {item.id}: {item.reason}")
+    near = [r for r in results if r.load is not None and r.load >= NEAR_CAPACITY]
+    if near:
+        console.print(
+            f"{len(near)} Poisson case(s) run at ≥ {NEAR_CAPACITY:.0%} of the model's capacity (column `load`): "
+            "their latencies swing with capacity differences of a few percent"
+        )
     if report is not None:
         console.print(f"report written to {report}")
 

@@ -9,7 +9,8 @@ Nothing here looks at a case id.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UnknownIdError, UserError
@@ -21,6 +22,7 @@ from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
+from modelchip.validate.runner import CaseResult
 
 DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (kernels.md 6: 16K tokens/GPU)
 # Output-length spread of a benchmark that replays a real dataset (MLPerf: OpenOrca, CNN/DailyMail, the
@@ -398,6 +400,29 @@ def _predict_one(case: Case, with_disaggregated: bool) -> float:
     if case.mode == "aggregated" and with_disaggregated:
         return _envelope_value(case, targets, value)
     return value
+
+
+def offered_load(case: Case) -> float | None:
+    """A Poisson case's request rate over the model's capacity (the offline request rate) for the layout
+    the case is predicted with; None for other cases and for setups the model rejects.
+
+    MLPerf Server runs sit at 0.9-1.0 of their own capacity: there a few percent of capacity error moves
+    the batch, and with it TTFT and TPOT, by tens of percent (see the README, "Where it misses")."""
+    wl = case.workload
+    if case.mode != "aggregated" or wl.scenario != "poisson" or wl.request_rate is None:
+        return None
+    try:
+        targets = _targets(case, load_model(case.model))
+    except (UserError, Unsupported):
+        return None
+    t = max(targets, key=lambda x: _score(case, x)) if len(targets) > 1 else targets[0]
+    capacity = an.offline(t, _workload(case)).requests_per_s_per_instance * _instances(case, t)
+    return wl.request_rate / capacity if capacity > 0 else None
+
+
+def with_loads(cases: Sequence[Case], results: Sequence[CaseResult]) -> list[CaseResult]:
+    """`results` (in case order) with each Poisson case's `offered_load` filled in."""
+    return [replace(r, load=offered_load(c)) for c, r in zip(cases, results, strict=True)]
 
 
 PREDICTOR: Callable[[Case], float] = predict_case

@@ -169,6 +169,7 @@ def _case_row(r: CaseResult) -> str:
     nums = (
         f'<td class="num">{_num(r.predicted)}</td><td class="num">{_num(r.measured)}</td>'
         f'<td class="num {cls}">{_pct(r.error, signed=True) if r.ok else "unsupported"}</td>'
+        f'<td class="num">{"" if r.load is None else f"{r.load:.2f}"}</td>'
     )
     return f'<tr id="case-{escape(r.id)}">{cells}{nums}<td>{link_source(r.source)}</td></tr>'
 
@@ -185,6 +186,7 @@ def cases_table(results: Sequence[CaseResult]) -> str:
         "predicted",
         "measured",
         "error",
+        "load",
         "source",
     ]
     head = "<tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"

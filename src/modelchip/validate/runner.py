@@ -41,6 +41,9 @@ class CaseResult:
     error: float | None
     reason: str
     source: str
+    load: float | None = None
+    """a Poisson case's request rate over the model's capacity for its deployment (`offered_load`);
+    near 1 its latencies swing with capacity differences of a few percent. None for other cases."""
 
     @property
     def ok(self) -> bool:

@@ -141,7 +141,8 @@ def to_json(summary: ValidationSummary, results: Sequence[CaseResult]) -> dict[s
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CaseResult))
-_FLOAT_COLUMNS = ("predicted", "measured", "error")
+_FLOAT_COLUMNS = ("predicted", "measured", "error", "load")
+_OPTIONAL_COLUMNS = ("load",)  # absent from files written before it existed
 
 
 def write_csv(results: Sequence[CaseResult], path: Path) -> None:
@@ -162,13 +163,13 @@ def read_csv(path: Path) -> list[CaseResult]:
 
 
 def _row_to_result(row: dict[str, str], index: int, path: Path) -> CaseResult:
-    missing = [c for c in CSV_COLUMNS if c not in row]
+    missing = [c for c in CSV_COLUMNS if c not in row and c not in _OPTIONAL_COLUMNS]
     if missing:
         raise UserError(f"{path}: row {index + 1}: column '{missing[0]}' is missing; write it with write_csv")
-    values: dict[str, Any] = {c: row[c] for c in CSV_COLUMNS}
+    values: dict[str, Any] = {c: row.get(c, "") for c in CSV_COLUMNS}
     try:
         for col in _FLOAT_COLUMNS:
-            values[col] = float(row[col]) if row[col] != "" else None
+            values[col] = float(values[col]) if values[col] != "" else None
     except ValueError as exc:
         raise UserError(f"{path}: row {index + 1}: {exc}; fix the number") from exc
     return CaseResult(**values)
