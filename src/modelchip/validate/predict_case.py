@@ -359,13 +359,16 @@ def disaggregated_envelope_per_chip(case: Case, t: Target) -> float:
     return 1.0 / (1.0 / decode_per_chip + w.new_prompt_tokens / (w.osl * prefill_per_chip))
 
 
+_ENVELOPE_METRICS = (Metric.OUTPUT_TOKENS_PER_S_PER_CHIP, Metric.OUTPUT_TOKENS_PER_S)
+
+
 def _envelope_value(case: Case, targets: list[Target], aggregated: float) -> float:
     """The better of the aggregated prediction and the best disaggregated split, for throughput metrics."""
-    per_chip = max(disaggregated_envelope_per_chip(case, t) for t in targets)
-    scale = {Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: 1.0, Metric.OUTPUT_TOKENS_PER_S: float(case.chips)}
-    if case.metric not in scale:
+    if case.metric not in _ENVELOPE_METRICS:
         return aggregated
-    return max(aggregated, per_chip * scale[case.metric])
+    per_chip = max(disaggregated_envelope_per_chip(case, t) for t in targets)
+    scale = float(case.chips) if case.metric == Metric.OUTPUT_TOKENS_PER_S else 1.0
+    return max(aggregated, per_chip * scale)
 
 
 def envelope_engines(case: Case) -> list[str]:
@@ -387,7 +390,8 @@ def _predict(case: Case) -> float:
     return _predict_one(case, includes_disaggregated(case))
 
 
-_ENVELOPE_METRICS = (Metric.OUTPUT_TOKENS_PER_S_PER_CHIP, Metric.OUTPUT_TOKENS_PER_S)
+def _best_target(case: Case, targets: list[Target]) -> Target:
+    return max(targets, key=lambda t: _score(case, t)) if len(targets) > 1 else targets[0]
 
 
 def _predict_one(case: Case, with_disaggregated: bool) -> float:
@@ -395,8 +399,7 @@ def _predict_one(case: Case, with_disaggregated: bool) -> float:
     if case.mode == "disaggregated":
         return _disaggregated_value(case, model)
     targets = _targets(case, model)
-    best = max(targets, key=lambda t: _score(case, t)) if len(targets) > 1 else targets[0]
-    value = _value(case, best)
+    value = _value(case, _best_target(case, targets))
     if case.mode == "aggregated" and with_disaggregated:
         return _envelope_value(case, targets, value)
     return value
@@ -412,10 +415,9 @@ def offered_load(case: Case) -> float | None:
     if case.mode != "aggregated" or wl.scenario != "poisson" or wl.request_rate is None:
         return None
     try:
-        targets = _targets(case, load_model(case.model))
+        t = _best_target(case, _targets(case, load_model(case.model)))
     except (UserError, Unsupported):
         return None
-    t = max(targets, key=lambda x: _score(case, x)) if len(targets) > 1 else targets[0]
     capacity = an.offline(t, _workload(case)).requests_per_s_per_instance * _instances(case, t)
     return wl.request_rate / capacity if capacity > 0 else None
 
