@@ -134,3 +134,22 @@ def test_nvfp4_checkpoints_default_to_an_fp8_kv_cache() -> None:
     assert kv_bytes("nvfp4") == pytest.approx(1.0, abs=1e-3)
     assert kv_bytes("nvfp4", "bf16") == 2.0
     assert kv_bytes("fp8") == 2.0  # FP8 checkpoints keep a BF16 cache unless asked
+
+
+def test_chips_with_power_headroom_take_the_gh200_over_h100_mamf_ratio() -> None:
+    """kernels.md 1.1: MAMF on the 900 W GH200 is 83.8% BF16 / 77.6% FP8 against 80.3% / 70.9% on the
+    700 W H100. The H20 (400 W, a seventh of the H100's tensor throughput) and the GH200 get the Hopper
+    cuBLASLt figures scaled by that headroom; the H100/H800/H200 keep them."""
+    from modelchip.perf.efficiency import efficiency_table
+
+    table = efficiency_table()
+    hopper = table.for_chip("h100-sxm")
+    for chip in ("h20", "gh200"):
+        headroom = table.for_chip(chip)
+        assert headroom.gemm_efficiency("bf16") == pytest.approx(hopper.gemm_efficiency("bf16") * 83.8 / 80.3, abs=0.01)
+        assert headroom.gemm_efficiency("fp8") == pytest.approx(hopper.gemm_efficiency("fp8") * 77.6 / 70.9, abs=0.01)
+        # Everything but the GEMMs is the Hopper family's.
+        assert headroom.attention_decode_fp8_kv_per_fp32 == hopper.attention_decode_fp8_kv_per_fp32
+        assert headroom.memory == hopper.memory and headroom.scale_up == hopper.scale_up
+    for chip in ("h800-sxm", "h200-sxm"):
+        assert table.for_chip(chip).gemm == hopper.gemm
