@@ -138,3 +138,19 @@ def test_throughput_per_chip_divides_by_all_chips() -> None:
     assert r.chips == 16
     assert r.throughput.output_tokens_per_s_per_chip == pytest.approx(r.throughput.output_tokens_per_s / 16)
     assert r.throughput.output_tokens_per_s == pytest.approx(100 * 64 / r.duration_s)
+
+
+def test_offered_load_is_the_rate_over_what_an_overloaded_run_serves() -> None:
+    """Past capacity the simulator serves the analytical capacity (the same step times at the largest
+    batch that fits), so rate / served rate is the offered load; closed loops have none."""
+    from modelchip.serving import offered_load
+
+    t = target(*LLAMA70)
+    spec = SimulationSpec(PoolSpec(t), _fixed(1024, 300, Poisson(60.0), 2000))
+    load = offered_load(spec)
+    assert load is not None and load > 1.0
+    served = simulate(spec).throughput.requests_per_s
+    assert 60.0 / load == pytest.approx(served, rel=0.1)
+    half = SimulationSpec(PoolSpec(t, instances=2), _fixed(1024, 300, Poisson(60.0), 10))
+    assert offered_load(half) == pytest.approx(load / 2)  # two instances, twice the capacity
+    assert offered_load(SimulationSpec(PoolSpec(t), _fixed(1024, 300, ClosedLoop(64), 10))) is None

@@ -89,3 +89,12 @@ def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], argv: tuple[s
     code, _, err = _run(capsys, *argv)
     assert code == 2
     assert message in " ".join(err.split())
+
+
+def test_offered_load_is_reported_and_past_capacity_is_flagged(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--workload", "chat", "--rate", "8", "--requests", "200")
+    assert 0 < data["offered_load"] < 0.9
+    code, out, _ = _run(capsys, "--workload", "chat", "--rate", "80", "--requests", "600")
+    assert code == 0
+    assert "past capacity" in " ".join(out.split())
+    assert _json(capsys, "--workload", "chat", "--concurrency", "8", "--requests", "50")["offered_load"] is None

@@ -21,7 +21,7 @@ from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.report import units
-from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec
+from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, offered_load
 from modelchip.serving import simulate as run_simulation
 from modelchip.serving.results import STATUS_NAMES, LatencyStats
 from modelchip.workload import (
@@ -227,6 +227,7 @@ def result_dict(spec: SimulationSpec, r: SimulationResult) -> dict[str, Any]:
         "queue_max": r.queue_max,
         "running_mean": r.running_mean,
         "steps": len(r.timeline.time_s),
+        "offered_load": offered_load(spec),
     }
 
 
@@ -237,6 +238,7 @@ def _print(spec: SimulationSpec, r: SimulationResult, out: Path | None) -> None:
         f"[bold]{t.model.id}[/] on {r.chips}x {t.chip.id}: {spec.pool.instances} x {t.layout.describe()}, {mode}; "
         f"{r.completed} done, {r.rejected} rejected, {r.preemptions} preemptions in {units.seconds(r.duration_s)}"
     )
+    _print_load(spec)
     table = Table(title="Latency")
     for col in ("metric", "mean", "p50", "p90", "p99"):
         table.add_column(col, justify="right" if col != "metric" else "left")
@@ -263,6 +265,29 @@ def _print(spec: SimulationSpec, r: SimulationResult, out: Path | None) -> None:
     console.print(summary)
     if out is not None:
         console.print(f"wrote {out}/requests.csv, timeline.csv, summary.json, timeline.png, latency_cdf.png")
+
+
+NEAR_CAPACITY = 0.9  # offered load above which latencies are a knife edge
+
+
+def _print_load(spec: SimulationSpec) -> None:
+    load = offered_load(spec)
+    rate = getattr(spec.workload.arrival, "rate_per_s", None)
+    if load is None or rate is None:
+        return
+    capacity = f"the analytical capacity (~{rate / load:,.3g} requests/s)"
+    if load >= 1.0:
+        console.print(
+            f"[yellow]offered load {load:.2f}x {capacity}: past capacity the queue grows for as long as the "
+            "run lasts, so TTFT depends on the run length[/]"
+        )
+    elif load >= NEAR_CAPACITY:
+        console.print(
+            f"[yellow]offered load {load:.0%} of {capacity}: near capacity the latencies swing with capacity "
+            "differences of a few percent[/]"
+        )
+    else:
+        console.print(f"offered load {load:.0%} of {capacity}")
 
 
 def write_outputs(r: SimulationResult, out: Path) -> None:

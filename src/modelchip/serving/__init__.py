@@ -12,7 +12,7 @@ from modelchip.serving.api import simulate
 from modelchip.serving.clock import StepClock
 from modelchip.serving.results import LatencyStats, RequestRecords, SimulationResult, Throughput, Timeline
 from modelchip.serving.router import ROUTERS
-from modelchip.serving.spec import EngineConfig, PoolSpec, SimulationSpec
+from modelchip.serving.spec import EngineConfig, PoolSpec, SimulationSpec, offered_load
 
 __all__ = [
     "ROUTERS",
@@ -25,5 +25,6 @@ __all__ = [
     "StepClock",
     "Throughput",
     "Timeline",
+    "offered_load",
     "simulate",
 ]

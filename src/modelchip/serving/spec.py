@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from modelchip.errors import UserError
+from modelchip.perf import analytic as an
 from modelchip.perf.target import Target
+from modelchip.workload.arrivals import Gamma, Poisson
 from modelchip.workload.slo import Slo
-from modelchip.workload.spec import WorkloadSpec
+from modelchip.workload.spec import WorkloadSpec, generate
 
 from .router import ROUTERS
 
@@ -70,3 +74,22 @@ def check_spec(spec: SimulationSpec) -> None:
         e = pool.engine
         if e.max_running_per_rank < 1 or e.max_batched_tokens_per_rank < 1 or e.block_tokens < 1:
             raise UserError("--max-batch, --max-batched-tokens and the KV block size must be >= 1")
+
+
+def offered_load(spec: SimulationSpec) -> float | None:
+    """An open-loop arrival rate over the analytical capacity of an aggregated deployment (the request
+    rate at the largest batch that fits, `perf.analytic.offline`, with the run's mean lengths and output
+    spread); None for closed loops, trace times and disaggregated pools. Near 1 the latencies swing with
+    capacity differences of a few percent; past 1 the queue grows for as long as the run lasts."""
+    arrival = spec.workload.arrival
+    if spec.disaggregated or not isinstance(arrival, (Poisson, Gamma)):
+        return None
+    osl = generate(spec.workload, np.random.default_rng(spec.seed)).osl.astype(np.float64)
+    w = an.Workload(
+        isl=spec.workload.mean_isl,
+        osl=float(osl.mean()),
+        prefix_hit=spec.workload.prefix_hit,
+        osl_cv=float(osl.std() / osl.mean()) if osl.mean() > 0 else 0.0,
+    )
+    capacity = an.offline(spec.pool.target, w).requests_per_s_per_instance * spec.pool.instances
+    return arrival.rate_per_s / capacity if capacity > 0 else None
