@@ -185,6 +185,11 @@ def offline(t: Target, w: Workload) -> OperatingPoint:
     return max(points, key=lambda p: p.output_tokens_per_s_per_chip)
 
 
+def capacity_requests_per_s(t: Target, w: Workload, instances: int = 1) -> float:
+    """Requests/s that `instances` copies of `t` serve at most: the offline (largest-batch) rate."""
+    return offline(t, w).requests_per_s_per_instance * instances
+
+
 def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> OperatingPoint | None:
     """Steady state at a Poisson arrival rate (mean latencies); None if the rate exceeds capacity."""
     best = offline(t, w)

@@ -91,5 +91,5 @@ def offered_load(spec: SimulationSpec) -> float | None:
         prefix_hit=spec.workload.prefix_hit,
         osl_cv=float(osl.std() / osl.mean()) if osl.mean() > 0 else 0.0,
     )
-    capacity = an.offline(spec.pool.target, w).requests_per_s_per_instance * spec.pool.instances
+    capacity = an.capacity_requests_per_s(spec.pool.target, w, spec.pool.instances)
     return arrival.rate_per_s / capacity if capacity > 0 else None

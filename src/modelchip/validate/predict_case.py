@@ -171,7 +171,7 @@ def _simulated_value(case: Case, t: Target) -> float | None:
     value = values.get(case.metric)
     if value is not None and not math.isfinite(value):
         # No request finished in the run's steady window: the load is past what the deployment serves.
-        capacity = an.offline(t, w).requests_per_s_per_instance * n
+        capacity = an.capacity_requests_per_s(t, w, n)
         raise Unsupported(
             f"the case's load is past this deployment's capacity (~{capacity:.3g} requests/s in the model): "
             "its latencies grow without bound"
@@ -418,7 +418,7 @@ def offered_load(case: Case) -> float | None:
         t = _best_target(case, _targets(case, load_model(case.model)))
     except (UserError, Unsupported):
         return None
-    capacity = an.offline(t, _workload(case)).requests_per_s_per_instance * _instances(case, t)
+    capacity = an.capacity_requests_per_s(t, _workload(case), _instances(case, t))
     return wl.request_rate / capacity if capacity > 0 else None
 
 

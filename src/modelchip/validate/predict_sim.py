@@ -122,7 +122,7 @@ def best_rate_under_p99(
         ok_tpot = tpot_s is None or s.tpot_p99_s <= tpot_s
         return ok_ttft and ok_tpot and s.rejected == 0
 
-    lo, hi = 0.0, an.offline(t, w).requests_per_s_per_instance * instances
+    lo, hi = 0.0, an.capacity_requests_per_s(t, w, instances)
     best: float | None = None
     for _ in range(RATE_BISECTIONS):
         mid = (lo + hi) / 2
