@@ -65,3 +65,23 @@ def test_latency_past_capacity_is_unsupported_with_the_reason() -> None:
     case = next(c for c in load_cases(None) if c.id == "mlperf51-8xb200-llama31-405b-server-ttft")
     with pytest.raises(Unsupported, match="past this deployment's capacity"):
         predict_case(case.model_copy(update={"hardware": "metax-c550", "system": None}))
+
+
+def test_throughput_at_an_unknown_poisson_rate_is_unsupported_with_the_capacity() -> None:
+    """An open-loop throughput with no rate, slo or batch is the demand the run saw: unsupported, with
+    the model's capacity as the upper bound; giving a batch (or a rate) makes the same setup predictable."""
+    from modelchip.validate.cases import Case, Unsupported
+    from modelchip.validate.predict_case import demand_limited
+
+    base = load_cases(None)[0].model_dump(mode="json", exclude_unset=True)
+    fleet = {**base, "id": "fleet", "model": "deepseek-ai/DeepSeek-R1", "hardware": "h800-sxm",
+             "system": "hgx-h800", "chips": 32, "parallel": {"dp": 32, "ep": 32}, "precision": "fp8",
+             "mode": "prefill", "metric": "prefill_tokens_per_s_per_chip", "speculative": None, "slo": None,
+             "workload": {"isl": 4000, "scenario": "poisson"}}  # fmt: skip
+    case = Case.model_validate(fleet)
+    assert demand_limited(case)
+    with pytest.raises(Unsupported, match=r"upper bound.*request_rate"):
+        predict_case(case)
+    sized = Case.model_validate({**fleet, "workload": {"isl": 4000, "scenario": "poisson", "tokens_per_chip": 16384}})
+    assert not demand_limited(sized)
+    assert predict_case(sized) > 0

@@ -401,8 +401,44 @@ def _predict_one(case: Case, with_disaggregated: bool) -> float:
     targets = _targets(case, model)
     value = _value(case, _best_target(case, targets))
     if case.mode == "aggregated" and with_disaggregated:
-        return _envelope_value(case, targets, value)
+        value = _envelope_value(case, targets, value)
+    if demand_limited(case):
+        raise Unsupported(
+            f"a {case.metric} under Poisson arrivals with no request_rate, slo or batch is the load the run was "
+            f"offered, which the case does not give; the model's capacity for this setup, {value:,.1f}, is an "
+            "upper bound (give workload.request_rate, an slo or the batch to compare)"
+        )
     return value
+
+
+_THROUGHPUT_METRICS = frozenset(
+    {
+        Metric.OUTPUT_TOKENS_PER_S,
+        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP,
+        Metric.PREFILL_TOKENS_PER_S_PER_CHIP,
+        Metric.DECODE_TOKENS_PER_S_PER_CHIP,
+    }
+)
+
+
+def demand_limited(case: Case) -> bool:
+    """A throughput measured under open-loop (Poisson) arrivals at a rate the case does not give.
+
+    Below capacity an open-loop system serves exactly what arrives, so such a figure (a production
+    fleet's daily average, say) measures the demand, not the deployment: nothing in the setup
+    determines it. SCHEMA.md defines Poisson cases by their `request_rate`; a throughput with an `slo`
+    (the best rate meeting it) or a fixed batch / tokens per pass / concurrency is well defined.
+    """
+    w = case.workload
+    return (
+        case.metric in _THROUGHPUT_METRICS
+        and w.scenario == "poisson"
+        and w.request_rate is None
+        and case.slo is None
+        and w.batch_per_chip is None
+        and w.tokens_per_chip is None
+        and w.concurrency is None
+    )
 
 
 def offered_load(case: Case) -> float | None:
