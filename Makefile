@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # so that a clean machine never pulls a multi-GB CUDA build; the oracle tests skip without it.
 TORCH_CPU_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
 
-.PHONY: run test install install-test lint typecheck unit bench clean
+.PHONY: run test install install-test lint typecheck unit bench crossval clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: install-test lint typecheck unit
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+crossval: install
+	$(BIN)/python benchmarks/crossval.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
