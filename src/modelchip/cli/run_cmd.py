@@ -47,4 +47,4 @@ def run(
     console.rule("How much to trust the model: replay of published measurements")
     out = Path(report)
     out.parent.mkdir(parents=True, exist_ok=True)
-    validate(files=[], filter_text="", as_json=False, csv_path=None, report=out, workers=2)
+    validate(files=[], filter_text="", as_json=False, csv_path=None, report=out, workers=2, explain="")
