@@ -85,3 +85,16 @@ def test_throughput_at_an_unknown_poisson_rate_is_unsupported_with_the_capacity(
     sized = Case.model_validate({**fleet, "workload": {"isl": 4000, "scenario": "poisson", "tokens_per_chip": 16384}})
     assert not demand_limited(sized)
     assert predict_case(sized) > 0
+
+
+def test_an_mlperf_throughput_is_capacity_even_without_its_slo() -> None:
+    """MLPerf submitters raise the Poisson rate to the most the system serves, so a Server throughput
+    that lost its slo field is still the deployment's capacity, not an unknown demand."""
+    from modelchip.validate.predict_case import demand_limited
+
+    case = next(c for c in load_cases(None) if c.id == "mlperf51-8xb200-llama2-70b-server")
+    workload = case.workload.model_copy(update={"request_rate": None})
+    stripped = case.model_copy(update={"slo": None, "workload": workload})
+    assert not demand_limited(stripped)
+    assert predict_case(stripped) > 0
+    assert demand_limited(stripped.model_copy(update={"trust": "operator"}))

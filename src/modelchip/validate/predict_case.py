@@ -427,11 +427,13 @@ def demand_limited(case: Case) -> bool:
     Below capacity an open-loop system serves exactly what arrives, so such a figure (a production
     fleet's daily average, say) measures the demand, not the deployment: nothing in the setup
     determines it. SCHEMA.md defines Poisson cases by their `request_rate`; a throughput with an `slo`
-    (the best rate meeting it) or a fixed batch / tokens per pass / concurrency is well defined.
+    (the best rate meeting it) or a fixed batch / tokens per pass / concurrency is well defined, and so
+    is an MLPerf run's, whose submitter raises the rate to the most the system serves.
     """
     w = case.workload
     return (
-        case.metric in _THROUGHPUT_METRICS
+        case.trust != "mlperf"
+        and case.metric in _THROUGHPUT_METRICS
         and w.scenario == "poisson"
         and w.request_rate is None
         and case.slo is None
