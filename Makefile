@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # so that a clean machine never pulls a multi-GB CUDA build; the oracle tests skip without it.
 TORCH_CPU_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
 
-.PHONY: run test install install-test lint typecheck unit bench crossval clean
+.PHONY: run test install install-test lint typecheck unit bench crossval outside clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: install
 
 crossval: install
 	$(BIN)/python benchmarks/crossval.py
+
+outside: install
+	$(BIN)/python benchmarks/outside_check.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
