@@ -96,8 +96,7 @@ def _how(case: Case, t: Target) -> str:
             batch = "the largest batch whose KV cache fits"
         return f"decode pool at {batch}"
     if case.mode == "prefill":
-        tokens = wl.tokens_per_chip or max(pc.DEFAULT_PREFILL_TOKENS_PER_CHIP, wl.isl)
-        return f"prefill pool, {tokens:g} prompt tokens per chip per pass"
+        return f"prefill pool, {pc.prefill_tokens_per_chip(case):g} prompt tokens per chip per pass"
     ttft, tpot, p99 = pc._slo_limits(case)
     if wl.concurrency is not None:
         path = f"serving simulator: closed loop of {wl.concurrency} clients"
@@ -116,21 +115,11 @@ def _how(case: Case, t: Target) -> str:
 def _point(case: Case, t: Target) -> tuple[OperatingPoint, StepResult]:
     w = pc._workload(case)
     if case.mode == "decode":
-        context = case.workload.kv_len or w.mean_context
-        fits = pc._fitting_batch_per_rank(t, context)
-        wl = case.workload
-        chips_per_rank = t.layout.chips / t.attention_ranks
-        if wl.batch_per_chip is not None:
-            batch = wl.batch_per_chip * chips_per_rank
-        elif wl.concurrency is not None:
-            batch = min(wl.concurrency / pc._instances(case, t) / t.attention_ranks, fits)
-        else:
-            batch = fits
+        batch, context = pc.decode_batch_per_rank(case, t), pc.decode_context(case)
         tpot, per_chip, step = an.decode_pool(t, batch, context)
         return OperatingPoint(batch, context, step.time_s * 1e3, tpot * 1e3, None, per_chip, step.bound, False), step
     if case.mode == "prefill":
-        chips_per_rank = t.layout.chips / t.attention_ranks
-        tokens = (case.workload.tokens_per_chip or max(pc.DEFAULT_PREFILL_TOKENS_PER_CHIP, w.isl)) * chips_per_rank
+        tokens = pc.prefill_tokens_per_chip(case) * t.layout.chips / t.attention_ranks
         per_chip, step = an.prefill_pool(t, tokens, w)
         latency = an.prefill_latency_s(t, step) * 1e3
         batch = tokens / max(w.isl, 1.0)
@@ -197,8 +186,7 @@ def explain_case(case: Case) -> CaseExplanation:
         )
     chosen = pc._best_target(case, targets)
     layouts = tuple(LayoutOption(t.layout.describe(), _safe_value(case, t), t is chosen) for t in targets)
-    w = pc._workload(case)
-    plan = memory_plan(chosen, case.workload.kv_len or w.mean_context)
+    plan = memory_plan(chosen, pc.decode_context(case))
     prec = chosen.precision
     try:
         point, step = _point(case, chosen)

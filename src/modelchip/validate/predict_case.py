@@ -211,18 +211,29 @@ def _fitting_batch_per_rank(t: Target, context: float) -> float:
     return max(1.0, min(memory_plan(t, context).max_sequences_per_rank, an.MAX_RUNNING_PER_RANK))
 
 
-def _decode_value(case: Case, t: Target) -> float:
-    w = _workload(case)
-    context = case.workload.kv_len or w.mean_context
-    chips_per_rank = t.layout.chips / t.attention_ranks
-    fits = _fitting_batch_per_rank(t, context)
+def decode_context(case: Case) -> float:
+    """A decode pool's mean KV length: the case's `kv_len`, else the workload's running mean."""
+    return case.workload.kv_len or _workload(case).mean_context
+
+
+def decode_batch_per_rank(case: Case, t: Target) -> float:
+    """A decode pool's running batch per rank: the stated batch per chip, else the clients spread over
+    the ranks (at most what fits), else the largest batch whose KV cache fits."""
+    fits = _fitting_batch_per_rank(t, decode_context(case))
     if case.workload.batch_per_chip is not None:
-        batch_rank = case.workload.batch_per_chip * chips_per_rank
-    elif case.workload.concurrency is not None:
-        batch_rank = min(case.workload.concurrency / _instances(case, t) / t.attention_ranks, fits)
-    else:
-        batch_rank = fits
-    tpot, per_chip, _ = an.decode_pool(t, batch_rank, context)
+        return case.workload.batch_per_chip * t.layout.chips / t.attention_ranks
+    if case.workload.concurrency is not None:
+        return min(case.workload.concurrency / _instances(case, t) / t.attention_ranks, fits)
+    return fits
+
+
+def prefill_tokens_per_chip(case: Case) -> float:
+    """A prefill pool's prompt tokens per chip per pass: stated, else a saturating default."""
+    return case.workload.tokens_per_chip or max(DEFAULT_PREFILL_TOKENS_PER_CHIP, case.workload.isl)
+
+
+def _decode_value(case: Case, t: Target) -> float:
+    tpot, per_chip, _ = an.decode_pool(t, decode_batch_per_rank(case, t), decode_context(case))
     values = {
         Metric.TPOT_MS: tpot * 1000.0,
         Metric.TOKENS_PER_S_PER_USER: 1.0 / tpot,
@@ -238,8 +249,7 @@ def _decode_value(case: Case, t: Target) -> float:
 def _prefill_value(case: Case, t: Target) -> float:
     w = _workload(case)
     chips_per_rank = t.layout.chips / t.attention_ranks
-    tokens_chip = case.workload.tokens_per_chip or max(DEFAULT_PREFILL_TOKENS_PER_CHIP, w.isl)
-    per_chip, step = an.prefill_pool(t, tokens_chip * chips_per_rank, w)
+    per_chip, step = an.prefill_pool(t, prefill_tokens_per_chip(case) * chips_per_rank, w)
     if case.metric == Metric.TTFT_MS:
         return an.prefill_latency_s(t, step) * 1000.0
     if case.metric != Metric.PREFILL_TOKENS_PER_S_PER_CHIP:
