@@ -35,8 +35,6 @@ from modelchip.validate import predict_case as pc
 from modelchip.validate.cases import Case
 from modelchip.validate.runner import run_case
 
-Value = float | None
-
 
 def _with_family(family: str, **fields: object) -> Callable[[], None]:
     """Patch one chip family's efficiency fields (`gemm` merges into the family's GEMM table)."""
@@ -119,9 +117,9 @@ CHOICES: tuple[Choice, ...] = (
     ),
     Choice(
         "TensorRT-LLM attention-DP context sync (steps)",
-        "50 (TensorRT-LLM default)",
+        "50 (tech blog 10; the default timeout)",
         (
-            Alternative("50 (TensorRT-LLM default)", _with_trtllm_adp_sync(50)),
+            Alternative("50 (tech blog 10; the default timeout)", _with_trtllm_adp_sync(50)),
             Alternative("9 (MLPerf v5.1 Server configs)", _with_trtllm_adp_sync(9)),
             Alternative("0 (not modelled)", _with_trtllm_adp_sync(0)),
         ),
@@ -137,12 +135,8 @@ CHOICES: tuple[Choice, ...] = (
 )
 
 
-def _alternative(choice: int, alternative: int) -> Alternative:
-    return CHOICES[choice].alternatives[alternative]
-
-
 def _init_worker(choice: int, alternative: int) -> None:
-    _alternative(choice, alternative).apply()
+    CHOICES[choice].alternatives[alternative].apply()
 
 
 def _abs_error(case: Case) -> float | None:
@@ -170,12 +164,18 @@ def loss(errors: Sequence[float]) -> float:
     return median + tail
 
 
+def usable_cases(table: dict[str, list[float | None]]) -> list[int]:
+    """Indices of the cases every alternative predicts (the only ones the alternatives are compared on)."""
+    n = len(next(iter(table.values())))
+    return [i for i in range(n) if all(errs[i] is not None for errs in table.values())]
+
+
 def leave_one_source_out(sources: Sequence[str], table: dict[str, list[float | None]]) -> tuple[list[float], Counter]:
     """Held-out |errors| when each source is scored with the alternative best on the other sources."""
     by_source: dict[str, list[int]] = defaultdict(list)
     for i, source in enumerate(sources):
         by_source[source].append(i)
-    usable = [i for i in range(len(sources)) if all(errs[i] is not None for errs in table.values())]
+    usable = usable_cases(table)
     held_out: list[float] = []
     picked: Counter = Counter()
     for members in by_source.values():
@@ -198,7 +198,7 @@ def main(workers: int = 2) -> None:
     print(f"{len(cases)} public cases from {len(set(sources))} sources; leave-one-source-out\n")
     for ci, choice in enumerate(CHOICES):
         table = {alt.label: replay(ci, ai, cases, workers) for ai, alt in enumerate(choice.alternatives)}
-        usable = [i for i in range(len(cases)) if all(errs[i] is not None for errs in table.values())]
+        usable = usable_cases(table)
         print(f"## {choice.name} (shipped: {choice.shipped}; {len(usable)} cases every alternative predicts)")
         for label, errs in table.items():
             median, tail = score([errs[i] for i in usable])  # type: ignore[misc]

@@ -19,7 +19,7 @@ from modelchip.perf.memory import memory_plan
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Target
 from modelchip.validate import predict_case as pc
-from modelchip.validate.cases import Case, Metric, Unsupported
+from modelchip.validate.cases import Case, Unsupported
 
 TOP_OPS = 6
 
@@ -86,7 +86,7 @@ def _engine_value(case: Case, engine: str) -> float | None:
 
 def _how(case: Case, t: Target) -> str:
     """The prediction path `predict_case` takes for this case, in words."""
-    wl, metric = case.workload, case.metric
+    wl = case.workload
     if case.mode == "decode":
         if wl.batch_per_chip is not None:
             batch = f"the stated {wl.batch_per_chip:g} sequences per chip"
@@ -97,12 +97,13 @@ def _how(case: Case, t: Target) -> str:
         return f"decode pool at {batch}"
     if case.mode == "prefill":
         return f"prefill pool, {pc.prefill_tokens_per_chip(case):g} prompt tokens per chip per pass"
-    ttft, tpot, p99 = pc._slo_limits(case)
-    if wl.concurrency is not None:
+    ttft, tpot, _ = pc._slo_limits(case)
+    kind = pc.simulator_run(case)
+    if kind == "closed_loop":
         path = f"serving simulator: closed loop of {wl.concurrency} clients"
-    elif metric in (Metric.TTFT_MS, Metric.TPOT_MS) and wl.request_rate is not None:
+    elif kind == "at_rate":
         path = f"serving simulator: Poisson arrivals at {wl.request_rate:g} requests/s"
-    elif p99 and wl.scenario == "poisson" and metric == Metric.OUTPUT_TOKENS_PER_S:
+    elif kind == "best_rate_under_p99":
         path = "serving simulator: highest Poisson rate whose p99 TTFT/TPOT meet the slo"
     elif ttft is not None or tpot is not None:
         path = "analytical: best throughput whose latency meets the slo"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Literal
 
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UnknownIdError, UserError
@@ -148,17 +149,35 @@ def _instances(case: Case, t: Target) -> int:
     return max(1, case.chips // t.layout.chips)
 
 
+SimulatorRun = Literal["closed_loop", "at_rate", "best_rate_under_p99"]
+
+
+def simulator_run(case: Case) -> SimulatorRun | None:
+    """Which serving-simulator run answers an aggregated case (queueing decides it); None: analytical."""
+    wl = case.workload
+    if wl.concurrency is not None:
+        return "closed_loop"
+    if case.metric in (Metric.TTFT_MS, Metric.TPOT_MS) and wl.request_rate is not None:
+        return "at_rate"
+    if _slo_limits(case)[2] and wl.scenario == "poisson" and case.metric == Metric.OUTPUT_TOKENS_PER_S:
+        return "best_rate_under_p99"
+    return None
+
+
 def _simulated_value(case: Case, t: Target) -> float | None:
     """Cases whose answer depends on queueing run on the simulator; None for the others."""
     w, wl, n = _workload(case), case.workload, _instances(case, t)
-    ttft, tpot, p99 = _slo_limits(case)
-    if wl.concurrency is not None:
-        run = sim.closed_loop(t, n, w, wl.concurrency)
-    elif case.metric in (Metric.TTFT_MS, Metric.TPOT_MS) and wl.request_rate is not None:
-        run = sim.at_rate(t, n, w, wl.request_rate)
-    elif p99 and wl.scenario == "poisson" and case.metric == Metric.OUTPUT_TOKENS_PER_S:
+    kind = simulator_run(case)
+    if kind is None:
+        return None
+    if kind == "best_rate_under_p99":
+        ttft, tpot, _ = _slo_limits(case)
         rate = sim.best_rate_under_p99(t, n, w, ttft, tpot)
         return None if rate is None else rate * w.osl
+    if wl.concurrency is not None:  # "closed_loop"
+        run = sim.closed_loop(t, n, w, wl.concurrency)
+    elif wl.request_rate is not None:  # "at_rate"
+        run = sim.at_rate(t, n, w, wl.request_rate)
     else:
         return None
     values = {
