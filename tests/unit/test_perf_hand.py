@@ -18,7 +18,7 @@ from modelchip.deploy.precision import resolve_precision
 from modelchip.errors import UserError
 from modelchip.models.hf import load_model
 from modelchip.models.params import count_params
-from modelchip.perf.build import build_target, speculation_from
+from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.cost import comm_time, op_cost
 from modelchip.perf.efficiency import efficiency_table, engine_table
 from modelchip.perf.memory import kv_bytes_per_sequence, memory_plan, require_fit, weight_bytes_per_device
@@ -33,6 +33,7 @@ DEEPSEEK_V3 = "deepseek-ai/DeepSeek-V3"
 # H100 SXM5 datasheet (hardware.md [S1]): dense BF16 989.4 TFLOP/s, HBM3 3.35 TB/s, 80 GB, NVLink4 450 GB/s
 # per direction; HGX H100 NCCL all-reduce floor 20 us (kernels.md 4.3).
 H100_BF16_FLOPS = 989.4e12
+H100_K_HALF = 500.0 * 1978.9e12 / 1.979e15  # gemm_k_half at the H100's FP8 peak (efficiency.yaml)
 H100_HBM_BYTES_PER_S = 3.35e12
 H100_HBM_BYTES = 80.0e9
 H100_NVLINK_BYTES_PER_S = 450.0e9
@@ -85,7 +86,9 @@ def test_gemm_flops_bytes_and_roofline_time_on_h100(tokens: int) -> None:
     fam = table.for_chip("h100-sxm")
     assert table.family_name("h100-sxm") == "hopper"
     rows = max(m, 64)  # below one 64-row tile, swap-AB kernels keep the 64-row efficiency
-    eff = fam.gemm["bf16"] * rows / (rows + table.gemm_m_half)
+    # K = 14336 against the 8192 the family figure was measured at.
+    k_term = (k / (k + H100_K_HALF)) / (8192.0 / (8192.0 + H100_K_HALF))
+    eff = fam.gemm["bf16"] * rows / (rows + table.gemm_m_half) * k_term
     t_compute = 2.0 * m * n * k / (H100_BF16_FLOPS * eff)
     t_memory = (n * k * 2.0 + m * (n + k) * 2.0) / (H100_HBM_BYTES_PER_S * fam.memory)
     overhead = engine_table().profile(None).kernel_overhead_s
@@ -93,6 +96,29 @@ def test_gemm_flops_bytes_and_roofline_time_on_h100(tokens: int) -> None:
     assert cost.time_s == pytest.approx(max(t_compute, t_memory) + overhead, rel=1e-9)
     if overhead < max(t_compute, t_memory):
         assert cost.bound == ("compute" if t_compute >= t_memory else "memory")
+
+
+def test_short_reduction_lowers_gemm_efficiency_by_the_deepgemm_fit() -> None:
+    """K = 512 against K = 8192 at M = 4096 on H100 FP8: (512 / 1012) / (8192 / 8692) = 0.537 of the rate,
+    as DeepGEMM's 37.9% at K = 512 against ~70% at large K (kernels.md 1.3)."""
+    t = build_target(LLAMA_8B, "h100-sxm", Layout(tp=1), PrecisionRequest("fp8"))
+    short = Op("short", "gemm", 2.0 * 4096 * 32768 * 512, 0.0, "fp8", 4096.0, k=512.0)
+    long = Op("long", "gemm", 2.0 * 4096 * 32768 * 512, 0.0, "fp8", 4096.0, k=8192.0)
+    overhead = engine_table().profile(None).kernel_overhead_s
+    ratio = (op_cost(t, long).time_s - overhead) / (op_cost(t, short).time_s - overhead)
+    assert ratio == pytest.approx((512 / (512 + H100_K_HALF)) / (8192 / (8192 + H100_K_HALF)), rel=1e-9)
+    assert ratio == pytest.approx(0.537, abs=1e-3)
+
+
+def test_short_reduction_costs_less_on_a_slower_chip() -> None:
+    """The per-tile cost is fixed in time, so the H20 (296 TFLOPS FP8) loses less to K = 512 than the H100."""
+    ratios = []
+    for chip in ("h100-sxm", "h20"):
+        t = build_target(LLAMA_8B, chip, Layout(tp=1), PrecisionRequest("fp8"))
+        short = Op("short", "gemm", 1e15, 0.0, "fp8", 4096.0, k=512.0)
+        long = Op("long", "gemm", 1e15, 0.0, "fp8", 4096.0, k=8192.0)
+        ratios.append(op_cost(t, long).time_s / op_cost(t, short).time_s)
+    assert ratios[1] > ratios[0]
 
 
 def test_gemm_bound_flips_from_memory_to_compute_with_m() -> None:

@@ -52,6 +52,23 @@ def _device_bandwidth(t: Target) -> float:
     return t.chip.memory.bandwidth_bytes_per_s.value / t.devices_per_chip
 
 
+def _k_factor(t: Target, op: Op) -> float:
+    """GEMM efficiency at reduction length k relative to the k the family figures were measured at.
+
+    Each output tile pays a fixed cost (pipeline fill, epilogue) worth k_half of reduction: DeepGEMM's
+    FP8 GEMMs on H800 at M = 4096 reach 37.9 / 56.8 / 59.0 / 72.1% of peak at K = 512 / 1536 / 2048 /
+    16384 (kernels.md 1.3), close to 0.75 K / (K + 500). The cost is fixed in time, so in units of K it
+    grows with the rate the tensor cores consume K: k_half scales with the chip's dense FP8 peak (BF16
+    where it has no FP8) per device, whatever the GEMM's own format.
+    """
+    if not op.k:
+        return 1.0
+    tensor_fmt = "fp8" if t.chip.compute.peak_flops("fp8") else "bf16"
+    k_half = t.gemm_k_half * _device_peak(t, tensor_fmt) / t.gemm_k_half_reference_flops
+    ref = t.gemm_k_reference
+    return (op.k / (op.k + k_half)) / (ref / (ref + k_half))
+
+
 def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
     """(compute-limited, memory-limited) times of a non-communication op."""
     eff = t.efficiency
@@ -61,7 +78,7 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
         # so the efficiency stays at its 64-row value instead of falling towards zero.
         m_eff = np.maximum(op.m, SWAP_AB_ROWS)
         m_half = t.gemm_m_half_fp4 if op.fmt in FP4_FORMATS else t.gemm_m_half
-        e_gemm = eff.gemm_efficiency(op.fmt) * m_eff / (m_eff + m_half)
+        e_gemm = eff.gemm_efficiency(op.fmt) * m_eff / (m_eff + m_half) * _k_factor(t, op)
         return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.memory)
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)

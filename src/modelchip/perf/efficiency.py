@@ -48,6 +48,12 @@ class EfficiencyTable(_Frozen):
     gemm_m_half_source: str
     gemm_m_half_fp4: float = Field(gt=0)
     gemm_m_half_fp4_source: str
+    gemm_k_half: float = Field(gt=0)
+    gemm_k_half_reference_flops: float = Field(gt=0)
+    """the device peak (FLOP/s, GEMM format) at which gemm_k_half was measured; it scales with the peak."""
+    gemm_k_reference: float = Field(gt=0)
+    """the reduction length at which the families' `gemm` figures were measured."""
+    gemm_k_half_source: str
 
     def for_chip(self, chip_id: str) -> FamilyEfficiency:
         for family in self.families.values():

@@ -95,11 +95,13 @@ class Op:
     dedup_by_domain: bool = False
     """all-to-all: one copy per destination scale-up domain crosses the scale-out network and is
     forwarded inside it (DeepEP normal mode, used for prefill); False: one copy per expert (low-latency mode)."""
+    k: float = 0.0
+    """GEMM reduction length, for shape-dependent efficiency (0: not a GEMM)."""
 
 
 def _gemm(name: str, m: Num, n: Num, k: float, weight_bytes: float, fmt: str, count: float) -> Op:
     traffic = n * k * weight_bytes + m * (n + k) * ACT_BYTES
-    return Op(name, "gemm", 2.0 * m * n * k, traffic, fmt, m, count)
+    return Op(name, "gemm", 2.0 * m * n * k, traffic, fmt, m, count, k=k)
 
 
 def _attended(att: AttentionSpec, shape: StepShape) -> Num:
@@ -242,26 +244,27 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
     load = tokens_all * mlp.top_k / lay.ep * imbalance
     # Experts that see at least one token this step (weights are read only for them).
     touched = experts_local * (1.0 - (1.0 - mlp.top_k / mlp.num_experts) ** np.maximum(tokens_all, 1.0))
-    mats = 3 if mlp.gated else 2
-    params_per_expert = mats * mlp.intermediate_size * h / lay.moe_tp
-    flops = 2.0 * load * params_per_expert
-    traffic = (
-        touched * params_per_expert * t.precision.moe_weight_bytes
-        + load * (h + 2 * mlp.intermediate_size / lay.moe_tp) * ACT_BYTES
-    )
+    width = mlp.intermediate_size / lay.moe_tp
+    up_mats = 2 if mlp.gated else 1
+    rows = np.maximum(pairs_per_expert, 1.0)
+
+    def grouped(name: str, n: float, k: float) -> Op:
+        # One grouped GEMM over the local experts: the weights of the touched experts, the routed rows.
+        traffic = touched * n * k * t.precision.moe_weight_bytes + load * (n + k) * ACT_BYTES
+        return Op(name, "gemm", 2.0 * load * n * k, traffic, t.precision.moe_gemm_format, rows, count, k=k)
+
     ops = [
         _gemm("moe.router", shape.tokens, mlp.num_experts, h, ACT_BYTES, "bf16", count),
-        Op(
-            "moe.experts", "gemm", flops, traffic, t.precision.moe_gemm_format, np.maximum(pairs_per_expert, 1.0), count
-        ),
+        grouped("moe.experts", up_mats * width, float(h)),
         # The experts' activation kernel between their two grouped GEMMs, as in dense_mlp_ops.
         Op(
             "moe.act",
             "memory",
-            4.0 * load * mlp.intermediate_size / lay.moe_tp,
-            load * mlp.intermediate_size / lay.moe_tp * (3 if mlp.gated else 2) * ACT_BYTES,
+            4.0 * load * width,
+            load * width * (up_mats + 1) * ACT_BYTES,
             count=count,
         ),
+        grouped("moe.experts_down", float(h), width),
     ]
     if mlp.num_shared_experts and mlp.shared_intermediate_size:
         ops += dense_mlp_ops(mlp.shared_intermediate_size, mlp.gated, h, t, shape.tokens, count, "moe.shared")

@@ -39,6 +39,9 @@ class Target:
     moe_imbalance: float
     gemm_m_half: float
     gemm_m_half_fp4: float
+    gemm_k_half: float
+    gemm_k_half_reference_flops: float
+    gemm_k_reference: float
     overlap_efficiency: float
 
     @property
@@ -83,5 +86,8 @@ def make_target(
         moe_imbalance=engines.moe_imbalance,
         gemm_m_half=table.gemm_m_half,
         gemm_m_half_fp4=table.gemm_m_half_fp4,
+        gemm_k_half=table.gemm_k_half,
+        gemm_k_half_reference_flops=table.gemm_k_half_reference_flops,
+        gemm_k_reference=table.gemm_k_reference,
         overlap_efficiency=engines.overlap_efficiency,
     )
