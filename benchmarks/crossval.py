@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelchip.perf import cost as cost_module
 from modelchip.perf import efficiency as eff
 from modelchip.perf import target as target_module
 from modelchip.validate import load_cases
@@ -87,6 +88,23 @@ def _fp4_gemm(efficiency: float) -> Callable[[], None]:
     return _with_family("blackwell", gemm={"nvfp4": efficiency, "mxfp4": efficiency})
 
 
+def _k_term_by_format() -> None:
+    """k_half scaled by the GEMM's own format rate (FP4 at twice the FP8 rate) instead of the chip's FP8."""
+
+    def by_format(t: target_module.Target, op: cost_module.Op) -> float:
+        if not op.k:
+            return 1.0
+        k_half = t.gemm_k_half * cost_module._device_peak(t, op.fmt) / t.gemm_k_half_reference_flops
+        ref = t.gemm_k_reference
+        return (op.k / (op.k + k_half)) / (ref / (ref + k_half))
+
+    cost_module._k_factor = by_format  # type: ignore[assignment]
+
+
+def _k_term_off() -> None:
+    cost_module._k_factor = lambda t, op: 1.0  # type: ignore[assignment]
+
+
 def _hopper_gemm() -> dict[str, float]:
     return dict(eff.efficiency_table().families["hopper"].gemm)
 
@@ -122,6 +140,15 @@ CHOICES: tuple[Choice, ...] = (
             Alternative("50 (tech blog 10; the default timeout)", _with_trtllm_adp_sync(50)),
             Alternative("9 (MLPerf v5.1 Server configs)", _with_trtllm_adp_sync(9)),
             Alternative("0 (not modelled)", _with_trtllm_adp_sync(0)),
+        ),
+    ),
+    Choice(
+        "GEMM efficiency for a short reduction (K term)",
+        "k_half 500 x chip FP8 rate",
+        (
+            Alternative("k_half 500 x chip FP8 rate", lambda: None),
+            Alternative("k_half 500 x GEMM format rate", _k_term_by_format),
+            Alternative("off", _k_term_off),
         ),
     ),
     Choice(
