@@ -92,11 +92,7 @@ def _k_term_by_format() -> None:
     """k_half scaled by the GEMM's own format rate (FP4 at twice the FP8 rate) instead of the chip's FP8."""
 
     def by_format(t: target_module.Target, op: cost_module.Op) -> float:
-        if not op.k:
-            return 1.0
-        k_half = t.gemm_k_half * cost_module._device_peak(t, op.fmt) / t.gemm_k_half_reference_flops
-        ref = t.gemm_k_reference
-        return (op.k / (op.k + k_half)) / (ref / (ref + k_half))
+        return cost_module.k_term(t, op.k, op.fmt) if op.k else 1.0
 
     cost_module._k_factor = by_format  # type: ignore[assignment]
 

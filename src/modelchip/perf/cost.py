@@ -63,10 +63,14 @@ def _k_factor(t: Target, op: Op) -> float:
     """
     if not op.k:
         return 1.0
-    tensor_fmt = "fp8" if t.chip.compute.peak_flops("fp8") else "bf16"
-    k_half = t.gemm_k_half * _device_peak(t, tensor_fmt) / t.gemm_k_half_reference_flops
+    return k_term(t, op.k, "fp8" if t.chip.compute.peak_flops("fp8") else "bf16")
+
+
+def k_term(t: Target, k: float, rate_fmt: str) -> float:
+    """The K term with k_half scaled by the device's peak in `rate_fmt`."""
+    k_half = t.gemm_k_half * _device_peak(t, rate_fmt) / t.gemm_k_half_reference_flops
     ref = t.gemm_k_reference
-    return (op.k / (op.k + k_half)) / (ref / (ref + k_half))
+    return (k / (k + k_half)) / (ref / (ref + k_half))
 
 
 def compute_time(t: Target, op: Op) -> tuple[Num, Num]:

@@ -50,7 +50,7 @@ class EfficiencyTable(_Frozen):
     gemm_m_half_fp4_source: str
     gemm_k_half: float = Field(gt=0)
     gemm_k_half_reference_flops: float = Field(gt=0)
-    """the device peak (FLOP/s, GEMM format) at which gemm_k_half was measured; it scales with the peak."""
+    """the FP8 peak per device (FLOP/s) of the chip gemm_k_half was measured on; k_half scales with it."""
     gemm_k_reference: float = Field(gt=0)
     """the reduction length at which the families' `gemm` figures were measured."""
     gemm_k_half_source: str
