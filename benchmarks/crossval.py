@@ -155,6 +155,14 @@ CHOICES: tuple[Choice, ...] = (
             Alternative("off (Hopper figures)", lambda: _with_family("hopper_power_headroom", gemm=_hopper_gemm())()),
         ),
     ),
+    Choice(
+        "MI300X (750 W) FP8 GEMM under sustained load",
+        "0.44 (mean of 8192^3..32768^3)",
+        (
+            Alternative("0.44 (mean of 8192^3..32768^3)", lambda: None),
+            Alternative("0.47 (8192^3 only)", _with_family("cdna3", gemm={"fp8": 0.47, "int8": 0.47})),
+        ),
+    ),
 )
 
 
