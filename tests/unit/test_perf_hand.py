@@ -277,11 +277,14 @@ def test_fp8_on_ascend_910c_runs_int8_with_a_note() -> None:
     assert any("fp8" in n and "int8" in n for n in plan.notes)
 
 
-def test_nvfp4_on_h100_falls_back_to_fp8() -> None:
+def test_fp4_on_h100_runs_weight_only_in_bf16_from_4_bit_storage() -> None:
+    """No FP4 unit: Marlin / Triton W4A16 kernels unpack the 4-bit weights to BF16 (vLLM issue 31085)."""
     chip = load_catalog().chip("h100-sxm")
-    plan = resolve_precision(chip, weights="nvfp4")
-    assert plan.gemm_format == "fp8"
-    assert any("nvfp4" in n for n in plan.notes)
+    for fmt, storage in (("nvfp4", 0.5 + 1 / 16), ("mxfp4", 0.5 + 1 / 32)):
+        plan = resolve_precision(chip, weights=fmt)
+        assert plan.gemm_format == "bf16"
+        assert plan.weight_bytes == pytest.approx(storage)  # not re-quantised: the 4-bit weights stay
+        assert any(fmt in n and "bf16" in n for n in plan.notes)
 
 
 def test_nvfp4_on_b200_is_native() -> None:

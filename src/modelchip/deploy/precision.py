@@ -29,9 +29,13 @@ FORMAT_BYTES: dict[str, float] = {
 
 # When a chip lacks a format's unit, the GEMM runs in the first native format of this chain
 # (formats.md 5: FP8 checkpoints on Ascend 910B/910C are re-quantised to INT8, Huawei's route).
+# FP4 weights without a 4-bit float unit run weight-only: the kernel unpacks them to BF16 inside the
+# GEMM and the weights stay 4-bit in memory (vLLM: "Weight-only FP4 compression will be used leveraging
+# the Marlin kernel", vllm-project/vllm issue 31085; TensorRT-LLM's TRITON MoE backend runs gpt-oss's
+# MXFP4 experts on Hopper, its Performance Overview), not re-quantised to FP8 or INT8.
 FALLBACK_CHAIN: dict[str, tuple[str, ...]] = {
-    "nvfp4": ("nvfp4", "mxfp4", "fp8", "int8", "bf16", "fp16"),
-    "mxfp4": ("mxfp4", "nvfp4", "fp8", "int8", "bf16", "fp16"),
+    "nvfp4": ("nvfp4", "mxfp4", "bf16", "fp16"),
+    "mxfp4": ("mxfp4", "nvfp4", "bf16", "fp16"),
     "mxfp6": ("mxfp6", "fp8", "int8", "bf16", "fp16"),
     "mxfp8": ("mxfp8", "fp8", "hif8", "int8", "bf16", "fp16"),
     "fp8": ("fp8", "mxfp8", "hif8", "int8", "bf16", "fp16"),
