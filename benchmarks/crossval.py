@@ -41,7 +41,7 @@ def _with_family(family: str, **fields: object) -> Callable[[], None]:
     """Patch one chip family's efficiency fields (`gemm` merges into the family's GEMM table)."""
 
     def apply() -> None:
-        table = eff.efficiency_table()
+        table = target_module.efficiency_table()  # the table as already patched, so that patches compose
         current = table.families[family]
         update = dict(fields)
         if "gemm" in update:
@@ -49,6 +49,19 @@ def _with_family(family: str, **fields: object) -> Callable[[], None]:
         families = {**table.families, family: current.model_copy(update=update)}
         patched = table.model_copy(update={"families": families})
         target_module.efficiency_table = lambda: patched  # type: ignore[assignment]
+
+    return apply
+
+
+BLACKWELL_FAMILIES = ("blackwell", "blackwell_b200", "blackwell_b300")
+
+
+def _with_blackwell(**fields: object) -> Callable[[], None]:
+    """Patch every Blackwell family (the B200 and B300 families copy the GB200 one, GEMMs apart)."""
+
+    def apply() -> None:
+        for family in BLACKWELL_FAMILIES:
+            _with_family(family, **fields)()
 
     return apply
 
@@ -85,7 +98,22 @@ class Choice:
 
 
 def _fp4_gemm(efficiency: float) -> Callable[[], None]:
-    return _with_family("blackwell", gemm={"nvfp4": efficiency, "mxfp4": efficiency})
+    """The GB200's FP4 figure; the B200 and B300 keep their MAMF ratio to it."""
+
+    def apply() -> None:
+        families = eff.efficiency_table().families
+        base = families["blackwell"].gemm["nvfp4"]
+        for family in BLACKWELL_FAMILIES:
+            value = efficiency * families[family].gemm["nvfp4"] / base
+            _with_family(family, gemm={"nvfp4": value, "mxfp4": value})()
+
+    return apply
+
+
+def _blackwell_gemm_as_gb200() -> None:
+    gb200 = dict(eff.efficiency_table().families["blackwell"].gemm)
+    for family in BLACKWELL_FAMILIES[1:]:
+        _with_family(family, gemm=gb200)()
 
 
 def _k_term_by_format() -> None:
@@ -110,10 +138,10 @@ CHOICES: tuple[Choice, ...] = (
         "Blackwell FP8-KV MLA decode bound (x FP32 peak)",
         "4.67 (FlashMLA B200)",
         (
-            Alternative("4.67 (FlashMLA B200)", _with_family("blackwell", attention_decode_fp8_kv_per_fp32=4.67)),
-            Alternative("6.13 (FlashMLA H800 ratio)", _with_family("blackwell", attention_decode_fp8_kv_per_fp32=6.13)),
-            Alternative("7.9 (trtllm-gen B200)", _with_family("blackwell", attention_decode_fp8_kv_per_fp32=7.9)),
-            Alternative("none (tensor cores)", _with_family("blackwell", attention_decode_fp8_kv_per_fp32=None)),
+            Alternative("4.67 (FlashMLA B200)", _with_blackwell(attention_decode_fp8_kv_per_fp32=4.67)),
+            Alternative("6.13 (FlashMLA H800 ratio)", _with_blackwell(attention_decode_fp8_kv_per_fp32=6.13)),
+            Alternative("7.9 (trtllm-gen B200)", _with_blackwell(attention_decode_fp8_kv_per_fp32=7.9)),
+            Alternative("none (tensor cores)", _with_blackwell(attention_decode_fp8_kv_per_fp32=None)),
         ),
     ),
     Choice(
@@ -161,6 +189,14 @@ CHOICES: tuple[Choice, ...] = (
         (
             Alternative("0.44 (mean of 8192^3..32768^3)", lambda: None),
             Alternative("0.47 (8192^3 only)", _with_family("cdna3", gemm={"fp8": 0.47, "int8": 0.47})),
+        ),
+    ),
+    Choice(
+        "B200/B300 GEMMs: own MAMF ratio to the GB200",
+        "on (x B200/GB200, B300/GB200 MAMF)",
+        (
+            Alternative("on (x B200/GB200, B300/GB200 MAMF)", lambda: None),
+            Alternative("off (GB200 figures)", _blackwell_gemm_as_gb200),
         ),
     ),
 )
