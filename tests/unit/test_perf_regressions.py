@@ -199,5 +199,7 @@ def test_b200_per_chip_gemm_rate_sits_between_its_datasheet_and_the_gb200s() -> 
     from modelchip.perf.efficiency import efficiency_table
 
     table = efficiency_table()
-    achieved = {chip: table.for_chip(chip).gemm_efficiency("fp8") * peak for chip, peak in (("b200", 4500), ("gb200", 5000))}
+    achieved = {
+        chip: table.for_chip(chip).gemm_efficiency("fp8") * peak for chip, peak in (("b200", 4500), ("gb200", 5000))
+    }
     assert achieved["b200"] / achieved["gb200"] == pytest.approx(3432.5 / 3615.6, abs=0.01)

@@ -24,8 +24,10 @@ class FakeClock(StepClock):
         capacity_tokens: float = 1e9,
         transfer_s: float = 0.0,
         ranks: int = 1,
+        reserve_full_length: bool = False,
     ) -> None:
         self.ranks = ranks
+        self.reserve_full_length = reserve_full_length
         self.pp = 1
         self.tokens_per_step = 1.0
         self.tokens_in_flight = 1

@@ -56,6 +56,13 @@ class Workload:
         return self.isl + self.osl * (1.0 + self.osl_cv**2) / 2.0
 
     @property
+    def full_context(self) -> float:
+        """Mean full length (prompt + whole output) of the requests in a running batch: what an engine that
+        reserves a request's KV up front holds per sequence. Length-biased, as `mean_context`:
+        isl + E[osl^2] / E[osl] = isl + osl (1 + cv^2)."""
+        return self.isl + self.osl * (1.0 + self.osl_cv**2)
+
+    @property
     def context_spread(self) -> float:
         """std / mean of the per-sequence context across a running batch.
 
@@ -162,9 +169,16 @@ def aggregated_point(t: Target, concurrency_per_rank: float, w: Workload) -> Ope
     return OperatingPoint(c, step, t_mix, tpot, ttft, per_chip, c * t.attention_ranks / e2e)
 
 
+def admission_context(t: Target, w: Workload) -> float:
+    """KV tokens the engine holds per running sequence when deciding what fits: the current context
+    (blocks allocated as it grows), or the whole prompt + output where the engine reserves it up front."""
+    return w.full_context if t.engine.kv_reservation == "full_length" else w.mean_context
+
+
 def max_concurrency_per_rank(t: Target, w: Workload, engine_cap: float = MAX_RUNNING_PER_RANK) -> float:
-    """Largest running batch per rank whose KV cache fits (at the mean context), capped by the engine."""
-    plan = memory_plan(t, w.mean_context)
+    """Largest running batch per rank whose KV cache fits (at the engine's admission context), capped by
+    the engine."""
+    plan = memory_plan(t, admission_context(t, w))
     return max(0.0, min(plan.max_sequences_per_rank, engine_cap))
 
 

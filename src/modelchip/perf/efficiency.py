@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +74,11 @@ class EngineProfile(_Frozen):
     attention_dp_context_sync_steps: int = Field(default=0, ge=0)
     """attention DP: new prompts wait until every rank has one, for at most this many steps (0: off)."""
     attention_dp_context_sync_source: str = ""
+    kv_reservation: Literal["current", "full_length"] = "current"
+    """KV admission: `current` blocks are allocated as a sequence grows (vLLM, SGLang; preempt when full);
+    `full_length` reserves a request's prompt plus its maximum output before it starts (TensorRT-LLM's
+    default GUARANTEED_NO_EVICT capacity scheduler), so fewer requests run at once."""
+    kv_reservation_source: str = ""
 
 
 class EngineTable(_Frozen):

@@ -81,7 +81,7 @@ def predict(req: PredictRequest) -> Prediction:
     _check_request(req)
     t = build_target(req.model, req.hardware, req.layout, req.precision, req.system, req.engine, req.speculation)
     w = an.Workload(req.isl, req.osl, req.prefix_hit, req.osl_cv)
-    plan = memory_plan(t, w.mean_context)
+    plan = memory_plan(t, an.admission_context(t, w))
     require_fit(t, plan)
     ranks = t.attention_ranks
     chips_per_rank = t.layout.chips / ranks
@@ -90,6 +90,11 @@ def predict(req: PredictRequest) -> Prediction:
     prompts_rank = max(req.batch / ranks, 1.0) if req.mode == "prefill" else 1.0
     prefill_step = an.prefill_step(t, prompts_rank * w.new_prompt_tokens, w.new_prompt_tokens, req.isl * req.prefix_hit)
     notes = list(t.precision.notes)
+    if t.engine.kv_reservation == "full_length":
+        notes.append(
+            f"{t.engine_name} reserves KV for each request's whole prompt + output ({w.full_context:.0f} tokens)"
+            " before it starts (GUARANTEED_NO_EVICT): sequences that fit are counted at that length"
+        )
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
         if point.concurrency_per_rank * ranks < req.batch - 1e-6:

@@ -230,7 +230,9 @@ def curve_points(t: Target, w: an.Workload, grid: list[float], shared: _Shared) 
 
 def curve_point_at(t: Target, w: an.Workload, c: float, e: Evaluation) -> CurvePoint:
     """A grid point at any batch `c` per rank of an evaluated candidate (for refinement)."""
-    shared = _Shared(memory_plan(t, w.mean_context), an.prefill_cost_per_token(t, w), e.prefill[-1].power_w_per_chip)
+    shared = _Shared(
+        memory_plan(t, an.admission_context(t, w)), an.prefill_cost_per_token(t, w), e.prefill[-1].power_w_per_chip
+    )
     return curve_point(t, w, c, shared)
 
 
@@ -287,7 +289,7 @@ def evaluate(task: EvalTask) -> Evaluation:
     except UserError as exc:
         return _infeasible(task, str(exc))
     w = task.workload
-    mem = memory_plan(t, w.mean_context)
+    mem = memory_plan(t, an.admission_context(t, w))
     cap = min(mem.max_sequences_per_rank, ENGINE_BATCH_CAP)
     if cap < 1.0:
         return _infeasible(task, "does not fit in memory", t, mem)

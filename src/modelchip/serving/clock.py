@@ -51,6 +51,7 @@ class StepClock:
         self.tokens_per_step = t.speculation.tokens_per_step()
         self.tokens_in_flight = 1 + t.speculation.draft_tokens
         self.overhead_s = t.engine.step_overhead_s
+        self.reserve_full_length = t.engine.kv_reservation == "full_length"
         plan = memory_plan(t, max(reference_context, 1.0))
         require_fit(t, plan)
         self.kv_bytes_per_token = plan.kv_bytes_per_sequence / max(reference_context, 1.0)

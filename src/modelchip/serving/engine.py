@@ -11,6 +11,9 @@ Scheduling follows vLLM's V1 scheduler: running sequences first (decode tokens c
 step's token budget), then partial prefills, then new prompts in arrival order while the token
 budget, the running-batch cap and free KV blocks allow. When the KV cache cannot hold the next
 step's tokens the newest sequence is preempted and later recomputed (vLLM's default RECOMPUTE).
+Engines that reserve a request's whole length up front (TensorRT-LLM's GUARANTEED_NO_EVICT, the
+target engine's `kv_reservation`) admit a prompt only while the reservations of the admitted requests
+plus its own prompt + output fit in the cache, so they never preempt.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Request:
         "osl",
         "preemptions",
         "queued_step",
+        "reserved",
         "rid",
         "status",
         "todo",
@@ -60,6 +64,7 @@ class Request:
         self.epoch = 0
         self.preemptions = 0
         self.queued_step = 0
+        self.reserved = 0
         self.instance = -1
         self.status = WAITING
         self.first_s = float("nan")
@@ -88,6 +93,8 @@ class Instance:
         self.max_chunk = engine.max_batched_tokens_per_rank
         self.block = engine.block_tokens
         self.capacity = (int(clock.kv_capacity_tokens) // self.block) * self.block
+        self.reserve_full = not prefill_only and clock.reserve_full_length
+        self.reserved = 0  # tokens reserved by admitted requests (full-length reservation only)
         self.waiting: deque[Request] = deque()
         self.ready: deque[Request] = deque()
         self.prefilling: list[Request] = []
@@ -121,6 +128,22 @@ class Instance:
         """A request whose whole context cannot fit in an empty cache would be preempted forever."""
         need = r.isl + (0 if self.prefill_only else r.osl + self.clock.tokens_in_flight)
         return need + self.block - 1 <= self.capacity
+
+    def _reserve(self, r: Request) -> bool:
+        """Full-length reservation: hold blocks for the request's prompt + whole output before it starts;
+        False (nothing held) when they are not free. Always True for engines that allocate as they go."""
+        if not self.reserve_full or r.reserved:
+            return True
+        need = r.isl + r.osl + self.clock.tokens_in_flight + self.block - 1
+        if self.reserved + need > self.capacity:
+            return False
+        r.reserved = need
+        self.reserved += need
+        return True
+
+    def _release(self, r: Request) -> None:
+        self.reserved -= r.reserved
+        r.reserved = 0
 
     def enqueue(self, r: Request) -> None:
         """A new prompt joins this instance's queue."""
@@ -159,6 +182,7 @@ class Instance:
             self._stop_decoding(r)
         else:
             return False
+        self._release(r)
         r.todo = r.isl - r.cached + r.generated
         r.done = 0
         r.preemptions += 1
@@ -173,7 +197,7 @@ class Instance:
         """Decode instances: sequences whose KV arrived join the batch while blocks and slots allow."""
         while self.ready and len(self.running) + len(self.prefilling) < self.max_running:
             r = self.ready[0]
-            if self.free_tokens() < r.isl + r.generated + self.block - 1:
+            if self.free_tokens() < r.isl + r.generated + self.block - 1 or not self._reserve(r):
                 break
             self.ready.popleft()
             self._start_decoding(r)
@@ -194,7 +218,7 @@ class Instance:
         while self.waiting and budget > 0 and len(self.running) + len(self.prefilling) < self.max_running:
             r = self.waiting[0]
             chunk = int(min(r.todo, budget, self.max_chunk, self.free_tokens() - r.cached - (self.block - 1)))
-            if chunk <= 0:
+            if chunk <= 0 or not self._reserve(r):
                 break
             self.waiting.popleft()
             r.cost_tok = self.clock.prefill_token_s(r.isl + r.generated, r.cached)
@@ -243,6 +267,7 @@ class Instance:
             if r is None or r.epoch != epoch:
                 continue  # preempted since this entry was pushed
             self._stop_decoding(r)
+            self._release(r)
             r.generated = r.osl
             r.finish_s = now
             finished.append(r)
@@ -260,6 +285,7 @@ class Instance:
             if r.first_s != r.first_s:  # NaN: first token of this request
                 r.first_s = now
             if r.generated >= r.osl:
+                self._release(r)
                 r.finish_s = now
                 finished.append(r)
             else:

@@ -187,7 +187,8 @@ def explain_case(case: Case) -> CaseExplanation:
         )
     chosen = pc._best_target(case, targets)
     layouts = tuple(LayoutOption(t.layout.describe(), _safe_value(case, t), t is chosen) for t in targets)
-    plan = memory_plan(chosen, pc.decode_context(case))
+    held = pc.decode_context(case) if case.mode == "decode" else an.admission_context(chosen, pc._workload(case))
+    plan = memory_plan(chosen, held)
     prec = chosen.precision
     try:
         point, step = _point(case, chosen)
