@@ -77,6 +77,14 @@ def _with_trtllm_adp_sync(steps: int) -> Callable[[], None]:
     return apply
 
 
+def _trtllm_admits_by_current_length() -> None:
+    table = eff.engine_table()
+    engines = {**table.engines}
+    engines["trtllm"] = engines["trtllm"].model_copy(update={"kv_reservation": "current"})
+    patched = table.model_copy(update={"engines": engines})
+    target_module.engine_table = lambda: patched  # type: ignore[assignment]
+
+
 def _with_osl_cv(cv: float) -> Callable[[], None]:
     def apply() -> None:
         pc.DATASET_OSL_CV = cv
@@ -197,6 +205,14 @@ CHOICES: tuple[Choice, ...] = (
         (
             Alternative("on (x B200/GB200, B300/GB200 MAMF)", lambda: None),
             Alternative("off (GB200 figures)", _blackwell_gemm_as_gb200),
+        ),
+    ),
+    Choice(
+        "TensorRT-LLM KV admission outside MLPerf",
+        "full length (GUARANTEED_NO_EVICT default)",
+        (
+            Alternative("full length (GUARANTEED_NO_EVICT default)", lambda: None),
+            Alternative("current length (as vLLM/SGLang)", _trtllm_admits_by_current_length),
         ),
     ),
 )
