@@ -60,3 +60,17 @@ def test_simulator_admits_only_what_it_can_reserve_and_never_preempts() -> None:
     assert r[2].first_s >= first_finish
     assert growing.requests[2].first_s < first_finish
     assert sum(q.preemptions for q in growing.requests) > 0
+
+
+def test_trtllm_max_util_is_trtllm_admitting_by_the_current_length() -> None:
+    """`--engine trtllm-max-util`: TensorRT-LLM with the MAX_UTILIZATION policy, as MLPerf harnesses run it."""
+    w = an.Workload(1000, 1000)
+    reserving = build_target(MODEL, "h200-sxm", Layout(), engine="trtllm")
+    packing = build_target(MODEL, "h200-sxm", Layout(), engine="trtllm-max-util")
+    assert packing.engine.kv_reservation == "current"
+    assert (
+        packing.engine.model_copy(update={"kv_reservation": "full_length"}).step_overhead_s
+        == reserving.engine.step_overhead_s
+    )
+    assert packing.engine.attention_dp_context_sync_steps == reserving.engine.attention_dp_context_sync_steps
+    assert an.max_concurrency_per_rank(packing, w) > an.max_concurrency_per_rank(reserving, w)

@@ -18,7 +18,7 @@ EP = typer.Option(1, "--ep", help="expert parallel (devices; dies on multi-die c
 MOE_TP = typer.Option(1, "--moe-tp")
 PRECISION = typer.Option(None, "--precision", help="weights format (default: the checkpoint's)")
 KV_CACHE = typer.Option(None, "--kv-cache", help="KV-cache format")
-ENGINE = typer.Option(None, "--engine", help="trtllm | vllm | sglang | ...")
+ENGINE = typer.Option(None, "--engine", help="trtllm | trtllm-max-util | vllm | sglang | ...")
 
 
 def layout_option(chips: int | None, tp: int, pp: int, dp: int, ep: int, moe_tp: int) -> Layout:
