@@ -72,3 +72,13 @@ def test_trtllm_max_util_is_trtllm_admitting_by_the_current_length() -> None:
     same_policy = {"kv_reservation": "full_length", "kv_reservation_source": reserving.engine.kv_reservation_source}
     assert packing.engine.model_copy(update=same_policy) == reserving.engine
     assert an.max_concurrency_per_rank(packing, w) > an.max_concurrency_per_rank(reserving, w)
+
+
+def test_predict_says_when_an_engine_has_no_profile() -> None:
+    from modelchip.perf.predict import PredictRequest, predict
+
+    typo = predict(PredictRequest(MODEL, "h100-sxm", engine="trtlm"))
+    assert any("'trtlm' has no profile" in note and "trtllm" in note for note in typo.notes)
+    known = predict(PredictRequest(MODEL, "h100-sxm", engine="trtllm"))
+    assert not any("no profile" in note for note in known.notes)
+    assert any("reserves KV" in note for note in known.notes)

@@ -10,6 +10,7 @@ from modelchip.errors import UserError
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.perf.cost import Bound
+from modelchip.perf.efficiency import engine_table
 from modelchip.perf.energy import Energy, energy
 from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
 from modelchip.perf.step import StepResult
@@ -90,6 +91,11 @@ def predict(req: PredictRequest) -> Prediction:
     prompts_rank = max(req.batch / ranks, 1.0) if req.mode == "prefill" else 1.0
     prefill_step = an.prefill_step(t, prompts_rank * w.new_prompt_tokens, w.new_prompt_tokens, req.isl * req.prefix_hit)
     notes = list(t.precision.notes)
+    known = engine_table().engines
+    if req.engine and t.engine_name not in known:
+        notes.append(
+            f"engine {req.engine!r} has no profile; the default one is used (profiles: {', '.join(sorted(known))})"
+        )
     if t.engine.kv_reservation == "full_length":
         notes.append(
             f"{t.engine_name} reserves KV for each request's whole prompt + output ({w.full_context:.0f} tokens)"
