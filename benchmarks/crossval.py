@@ -53,7 +53,8 @@ def _with_family(family: str, **fields: object) -> Callable[[], None]:
     return apply
 
 
-BLACKWELL_FAMILIES = ("blackwell", "blackwell_b200", "blackwell_b300")
+HGX_BLACKWELL_FAMILIES = ("blackwell_b200", "blackwell_b300")  # the GB200 family's figures x own MAMF
+BLACKWELL_FAMILIES = ("blackwell", *HGX_BLACKWELL_FAMILIES)
 
 
 def _with_blackwell(**fields: object) -> Callable[[], None]:
@@ -66,23 +67,16 @@ def _with_blackwell(**fields: object) -> Callable[[], None]:
     return apply
 
 
-def _with_trtllm_adp_sync(steps: int) -> Callable[[], None]:
+def _with_trtllm(**fields: object) -> Callable[[], None]:
+    """Patch TensorRT-LLM's engine profile."""
+
     def apply() -> None:
-        table = eff.engine_table()
-        engines = {**table.engines}
-        engines["trtllm"] = engines["trtllm"].model_copy(update={"attention_dp_context_sync_steps": steps})
+        table = target_module.engine_table()  # as already patched, so that patches compose
+        engines = {**table.engines, "trtllm": table.engines["trtllm"].model_copy(update=fields)}
         patched = table.model_copy(update={"engines": engines})
         target_module.engine_table = lambda: patched  # type: ignore[assignment]
 
     return apply
-
-
-def _trtllm_admits_by_current_length() -> None:
-    table = eff.engine_table()
-    engines = {**table.engines}
-    engines["trtllm"] = engines["trtllm"].model_copy(update={"kv_reservation": "current"})
-    patched = table.model_copy(update={"engines": engines})
-    target_module.engine_table = lambda: patched  # type: ignore[assignment]
 
 
 def _with_osl_cv(cv: float) -> Callable[[], None]:
@@ -120,7 +114,7 @@ def _fp4_gemm(efficiency: float) -> Callable[[], None]:
 
 def _blackwell_gemm_as_gb200() -> None:
     gb200 = dict(eff.efficiency_table().families["blackwell"].gemm)
-    for family in BLACKWELL_FAMILIES[1:]:
+    for family in HGX_BLACKWELL_FAMILIES:
         _with_family(family, gemm=gb200)()
 
 
@@ -169,9 +163,9 @@ CHOICES: tuple[Choice, ...] = (
         "TensorRT-LLM attention-DP context sync (steps)",
         "50 (tech blog 10; the default timeout)",
         (
-            Alternative("50 (tech blog 10; the default timeout)", _with_trtllm_adp_sync(50)),
-            Alternative("9 (MLPerf v5.1 Server configs)", _with_trtllm_adp_sync(9)),
-            Alternative("0 (not modelled)", _with_trtllm_adp_sync(0)),
+            Alternative("50 (tech blog 10; the default timeout)", _with_trtllm(attention_dp_context_sync_steps=50)),
+            Alternative("9 (MLPerf v5.1 Server configs)", _with_trtllm(attention_dp_context_sync_steps=9)),
+            Alternative("0 (not modelled)", _with_trtllm(attention_dp_context_sync_steps=0)),
         ),
     ),
     Choice(
@@ -212,7 +206,7 @@ CHOICES: tuple[Choice, ...] = (
         "full length (GUARANTEED_NO_EVICT default)",
         (
             Alternative("full length (GUARANTEED_NO_EVICT default)", lambda: None),
-            Alternative("current length (as vLLM/SGLang)", _trtllm_admits_by_current_length),
+            Alternative("current length (as vLLM/SGLang)", _with_trtllm(kv_reservation="current")),
         ),
     ),
 )

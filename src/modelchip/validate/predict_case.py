@@ -179,12 +179,12 @@ def _simulated_value(case: Case, t: Target) -> float | None:
         ttft, tpot, _ = _slo_limits(case)
         rate = sim.best_rate_under_p99(t, n, w, ttft, tpot)
         return None if rate is None else rate * w.osl
-    if wl.concurrency is not None:  # "closed_loop"
+    if kind == "closed_loop":
+        assert wl.concurrency is not None  # simulator_run's condition
         run = sim.closed_loop(t, n, w, wl.concurrency)
-    elif wl.request_rate is not None:  # "at_rate"
+    else:  # "at_rate": a latency metric at the case's request rate
+        assert wl.request_rate is not None
         run = sim.at_rate(t, n, w, wl.request_rate)
-    else:
-        return None
     values = {
         Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
         Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
@@ -366,7 +366,7 @@ def decode_batch_under_tpot(
 ) -> float | None:
     """The largest decode batch per rank (within what fits at `fit_context`, default `context`) whose TPOT
     meets the limit; None if none does."""
-    hi = _fitting_batch_per_rank(t, fit_context or context)
+    hi = _fitting_batch_per_rank(t, context if fit_context is None else fit_context)
     if an.decode_pool(t, 1.0, context)[0] > tpot_limit_s:
         return None
     if an.decode_pool(t, hi, context)[0] <= tpot_limit_s:
