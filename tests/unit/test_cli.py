@@ -63,6 +63,24 @@ def test_catalog_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "h100-sxm" in out and "ascend-910c" in out
 
 
+@pytest.mark.parametrize("width", [80, 160])
+def test_list_tables_never_cut_an_id(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """Ids are what users copy into --hardware/--system/--model: no terminal width may truncate or wrap them."""
+    from modelchip.cli.output import console
+    from modelchip.models.hf import list_models
+
+    monkeypatch.setattr(console, "width", width)
+    cat = load_catalog()
+    _, out, _ = _run(capsys, "catalog", "list")
+    cells = {cell.strip() for line in out.splitlines() for cell in line.split("│")}
+    assert set(cat.chips) | set(cat.systems) <= cells
+    _, out, _ = _run(capsys, "models", "list")
+    cells = {cell.strip() for line in out.splitlines() for cell in line.split("│")}
+    assert set(list_models()) <= cells
+
+
 def test_catalog_compare_cloudmatrix384_vs_gb200_nvl72(capsys: pytest.CaptureFixture[str]) -> None:
     """hardware.md 6.2: CloudMatrix384 has ~1.7x the BF16 compute of GB200 NVL72 at ~3.9x the power."""
     _need_systems("cloudmatrix384", "gb200-nvl72")

@@ -10,7 +10,7 @@ from rich.table import Table
 from modelchip.catalog.compare import HardwareFigures, figures
 from modelchip.catalog.loader import load_catalog
 from modelchip.catalog.schema import ChipSpec, Quantity, SystemSpec
-from modelchip.cli.output import console, print_json
+from modelchip.cli.output import add_detail_column, add_id_column, add_number_column, console, print_json
 from modelchip.report import units
 
 app = typer.Typer(help="Chips and systems: specs with sources.", no_args_is_help=True)
@@ -31,8 +31,11 @@ def list_(
         print_json({"chips": [_chip_summary(c) for c in chips], "systems": [_system_summary(s) for s in systems]})
         return
     table = Table(title="Chips")
-    for col in ("id", "vendor", "year", "BF16 dense", "FP8 dense", "HBM", "HBM BW", "TDP", "stack"):
-        table.add_column(col)
+    add_id_column(table, "id", (c.id for c in chips))
+    add_detail_column(table, "vendor")
+    for col in ("year", "BF16 dense", "FP8 dense", "HBM", "HBM BW", "TDP"):
+        add_number_column(table, col)
+    add_detail_column(table, "stack")
     for c in sorted(chips, key=lambda c: (c.vendor, c.id)):
         table.add_row(
             c.id,
@@ -47,8 +50,12 @@ def list_(
         )
     console.print(table)
     stable = Table(title="Systems")
-    for col in ("id", "vendor", "chip", "chips", "scale-up", "power"):
-        stable.add_column(col)
+    add_id_column(stable, "id", (s.id for s in systems))
+    add_detail_column(stable, "vendor")
+    add_id_column(stable, "chip", (s.chip for s in systems))
+    add_number_column(stable, "chips")
+    add_detail_column(stable, "scale-up")
+    add_number_column(stable, "power")
     for s in sorted(systems, key=lambda s: (s.vendor, s.id)):
         stable.add_row(
             s.id,
@@ -140,7 +147,8 @@ def _compare_table(rows: list[HardwareFigures]) -> Table:
     table = Table(title="Hardware comparison (dense peaks; system totals)")
     table.add_column("")
     for r in rows:
-        table.add_column(f"{r.id}\n({r.chips}x {r.chip})" if r.kind == "system" else r.id, justify="right")
+        header = f"{r.id}\n({r.chips}x {r.chip})" if r.kind == "system" else r.id
+        table.add_column(header, justify="right", overflow="fold")
     formats = [f for f in ("fp32", "bf16", "fp8", "int8", "mxfp4", "nvfp4") if any(f in r.flops for r in rows)]
     for f in formats:
         table.add_row(f"{f} FLOP/s", *[units.flops(r.flops.get(f)) for r in rows])
@@ -168,4 +176,5 @@ def _compare_table(rows: list[HardwareFigures]) -> Table:
 
 
 def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}x" if a and b else "-"
+    # Two significant digits: an 8-GPU box against a 384-chip supernode is 0.0039x, not "0.00x".
+    return f"{a / b:.2g}x" if a and b else "-"

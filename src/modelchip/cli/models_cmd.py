@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from modelchip.cli.output import console, print_json
+from modelchip.cli.output import add_detail_column, add_id_column, add_number_column, console, print_json
 from modelchip.deploy.precision import FORMAT_BYTES
 from modelchip.models.hf import list_models, load_model
 from modelchip.models.params import count_params, kv_cache_bytes_per_token
@@ -16,6 +16,7 @@ from modelchip.report import units
 
 app = typer.Typer(help="Models: bundled Hugging Face configs and their sizes.", no_args_is_help=True)
 
+WIDE_TABLE_COLUMNS = 110
 _SHOW_FORMATS = ("bf16", "fp8", "int8", "mxfp4", "nvfp4")
 
 
@@ -43,18 +44,22 @@ def list_(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> N
         print_json(rows)
         return
     table = Table(title="Bundled models")
-    for col in ("id", "architecture", "layers", "total", "active", "attention", "format"):
-        table.add_column(col)
+    add_id_column(table, "id", (r["id"] for r in rows))
+    # The architecture name is the widest free text: a narrow terminal keeps the ids and numbers whole.
+    wide = console.width >= WIDE_TABLE_COLUMNS
+    if wide:
+        add_detail_column(table, "architecture")
+    for col in ("layers", "total", "active", "attention", "format"):
+        add_number_column(table, col)
     for r in rows:
-        table.add_row(
-            r["id"],
-            r["architecture"],
+        numbers = (
             str(r["layers"]),
             units.count(r["total_params"]),
             units.count(r["active_params"]),
             "+".join(r["attention"]),
             r["native_weight_format"],
         )
+        table.add_row(r["id"], *((r["architecture"],) if wide else ()), *numbers)
     console.print(table)
 
 
