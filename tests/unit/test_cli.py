@@ -166,6 +166,21 @@ def test_predict_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["memory"]["weight_bytes"] == pytest.approx(2 * 8.03e9, rel=0.01)
 
 
+def test_predict_mixed_checkpoint_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    """NVIDIA's DeepSeek-R1 FP4 checkpoint: NVFP4 routed experts, the rest BF16 (TensorRT-LLM tech blog 3,
+    "~80 GB per GPU" at attention DP 8 + EP 8): --moe-precision sets the experts apart from --precision."""
+    base = ["predict", "--model", "deepseek-ai/DeepSeek-R1", "--hardware", "gb200", "--dp", "8", "--ep", "8"]
+    base += ["--kv-cache", "fp8", "--mode", "decode", "--batch", "1024", "--json"]
+    all_fp4 = _json(capsys, *base, "--precision", "nvfp4")
+    mixed = _json(capsys, *base, "--precision", "bf16", "--moe-precision", "nvfp4", "--attention", "bf16")
+    assert mixed["precision"]["gemm"] == "bf16" and mixed["precision"]["moe_gemm"] == "nvfp4"
+    assert mixed["precision"]["attention"] == "bf16" and all_fp4["precision"]["attention"] == "fp8"
+    assert 75e9 < mixed["memory"]["weight_bytes"] < 85e9
+    assert mixed["memory"]["weight_bytes"] > all_fp4["memory"]["weight_bytes"] + 15e9
+    code, _, err = _run(capsys, *base, "--attention", "fp7")
+    assert code == 2 and "unknown attention precision 'fp7'" in err and err.count("\n") == 1
+
+
 def test_predict_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "predict", "--model", "meta-llama/Meta-Llama-3.1-8B", "--hardware", "h100-sxm")
     assert code == 0

@@ -30,6 +30,8 @@ def predict(
     precision: str | None = opt.PRECISION,
     activations: str | None = typer.Option(None, "--activations"),
     kv_cache: str | None = opt.KV_CACHE,
+    moe_precision: str | None = opt.MOE_PRECISION,
+    attention: str | None = opt.ATTENTION,
     isl: float = typer.Option(1024, "--isl", help="input tokens per request"),
     osl: float = typer.Option(256, "--osl", help="output tokens per request"),
     osl_cv: float = typer.Option(
@@ -53,7 +55,7 @@ def predict(
         hardware=hardware,
         system=system,
         layout=layout,
-        precision=PrecisionRequest(precision, activations, kv_cache),
+        precision=PrecisionRequest(precision, activations, kv_cache, moe_precision, attention),
         isl=isl,
         osl=osl,
         osl_cv=osl_cv,
@@ -84,6 +86,7 @@ def prediction_dict(p: Prediction) -> dict[str, Any]:
             "gemm": t.precision.gemm_format,
             "moe_gemm": t.precision.moe_gemm_format,
             "kv_cache": t.precision.kv_cache,
+            "attention": t.precision.attention_format,
         },
         "ttft_s": p.ttft_s,
         "tpot_s": p.tpot_s,
@@ -104,7 +107,7 @@ def _print(p: Prediction) -> None:
         f"[bold]{t.model.id}[/] on {p.chips}x {t.chip.id}"
         f"{' in ' + t.system.id if t.system else ''}: {t.layout.describe()}, "
         f"GEMMs in {t.precision.gemm_format} (MoE {t.precision.moe_gemm_format}), "
-        f"KV {t.precision.kv_cache}"
+        f"KV {t.precision.kv_cache}, attention {t.precision.attention_format}"
     )
     table = Table(title="Prediction")
     table.add_column("metric")

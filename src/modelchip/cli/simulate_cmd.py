@@ -60,6 +60,8 @@ def simulate(
     moe_tp: int = opt.MOE_TP,
     precision: str | None = opt.PRECISION,
     kv_cache: str | None = opt.KV_CACHE,
+    moe_precision: str | None = opt.MOE_PRECISION,
+    attention: str | None = opt.ATTENTION,
     engine: str | None = opt.ENGINE,
     mtp: int = typer.Option(0, "--mtp", help="MTP draft tokens per step"),
     acceptance: float | None = typer.Option(None, "--acceptance", help="per-draft acceptance (default 0.7)"),
@@ -97,7 +99,7 @@ def simulate(
 ) -> None:
     """Simulate requests through continuous batching, chunked prefill, a paged KV cache and routing."""
     layout = opt.layout_option(chips, tp, pp, dp, ep, moe_tp)
-    prec = PrecisionRequest(weights=precision, kv_cache=kv_cache)
+    prec = PrecisionRequest(weights=precision, kv_cache=kv_cache, moe=moe_precision, attention=attention)
     spec_mtp = speculation_from(mtp, acceptance, None)
     target = build_target(model, hardware, layout, prec, system, engine, spec_mtp)
     engine_cfg = EngineConfig(max_batch, max_batched_tokens)

@@ -122,6 +122,8 @@ def resolve_precision(
     moe = moe or weights
     for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
         _check_format(fmt, role)
+    if attention is not None:
+        _check_format(attention, "attention")
     gemm = native_gemm_format(chip, _gemm_request(weights, activations))
     moe_request = _gemm_request(moe, _expert_activations(weights, moe, activations))
     moe_gemm = native_gemm_format(chip, moe_request)
