@@ -16,10 +16,10 @@ PIPE_WIDTH = 160
 
 
 def _console() -> Console:
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=PIPE_WIDTH)
-    return console
+    default = Console()
+    if default.is_terminal or "COLUMNS" in os.environ:
+        return default
+    return Console(width=PIPE_WIDTH)
 
 
 console = _console()

@@ -120,10 +120,10 @@ def resolve_precision(
     # Llama-3.3-70B-Instruct-FP4 (TensorRT-LLM DeepSeek blog; its test asserts kv_cache_quant_algo FP8).
     kv_cache = kv_cache or ("fp8" if weights == "nvfp4" else "bf16")
     moe = moe or weights
-    for fmt, role in ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe")):
-        _check_format(fmt, role)
-    if attention is not None:
-        _check_format(attention, "attention")
+    requested = ((weights, "weights"), (activations, "activations"), (kv_cache, "kv_cache"), (moe, "moe"))
+    for fmt, role in (*requested, (attention, "attention")):
+        if fmt is not None:
+            _check_format(fmt, role)
     gemm = native_gemm_format(chip, _gemm_request(weights, activations))
     moe_request = _gemm_request(moe, _expert_activations(weights, moe, activations))
     moe_gemm = native_gemm_format(chip, moe_request)
