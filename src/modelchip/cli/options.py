@@ -18,6 +18,7 @@ EP = typer.Option(1, "--ep", help="expert parallel (devices; dies on multi-die c
 MOE_TP = typer.Option(1, "--moe-tp")
 PRECISION = typer.Option(None, "--precision", help="weights format (default: the checkpoint's)")
 KV_CACHE = typer.Option(None, "--kv-cache", help="KV-cache format")
+ACTIVATIONS = typer.Option(None, "--activations", help="activation format (default: follows --precision)")
 MOE_PRECISION = typer.Option(
     None, "--moe-precision", help="routed experts' format when it differs from --precision (e.g. nvfp4 experts)"
 )

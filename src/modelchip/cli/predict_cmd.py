@@ -28,7 +28,7 @@ def predict(
     ep: int = opt.EP,
     moe_tp: int = opt.MOE_TP,
     precision: str | None = opt.PRECISION,
-    activations: str | None = typer.Option(None, "--activations"),
+    activations: str | None = opt.ACTIVATIONS,
     kv_cache: str | None = opt.KV_CACHE,
     moe_precision: str | None = opt.MOE_PRECISION,
     attention: str | None = opt.ATTENTION,

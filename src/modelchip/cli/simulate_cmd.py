@@ -59,6 +59,7 @@ def simulate(
     ep: int = opt.EP,
     moe_tp: int = opt.MOE_TP,
     precision: str | None = opt.PRECISION,
+    activations: str | None = opt.ACTIVATIONS,
     kv_cache: str | None = opt.KV_CACHE,
     moe_precision: str | None = opt.MOE_PRECISION,
     attention: str | None = opt.ATTENTION,
@@ -99,7 +100,7 @@ def simulate(
 ) -> None:
     """Simulate requests through continuous batching, chunked prefill, a paged KV cache and routing."""
     layout = opt.layout_option(chips, tp, pp, dp, ep, moe_tp)
-    prec = PrecisionRequest(weights=precision, kv_cache=kv_cache, moe=moe_precision, attention=attention)
+    prec = PrecisionRequest(precision, activations, kv_cache, moe_precision, attention)
     spec_mtp = speculation_from(mtp, acceptance, None)
     target = build_target(model, hardware, layout, prec, system, engine, spec_mtp)
     engine_cfg = EngineConfig(max_batch, max_batched_tokens)
