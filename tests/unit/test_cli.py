@@ -81,6 +81,17 @@ def test_list_tables_never_cut_an_id(
     assert set(list_models()) <= cells
 
 
+def test_compare_ratios_read_as_plain_numbers_both_ways(capsys: pytest.CaptureFixture[str]) -> None:
+    """A supernode against an 8-GPU box is hundreds of times larger, the reverse a few thousandths: neither
+    may print as 0.00x or in exponent notation."""
+    _need_systems("cloudmatrix384", "hgx-h20")
+    for pair in (("hgx-h20", "cloudmatrix384"), ("cloudmatrix384", "hgx-h20")):
+        code, out, _ = _run(capsys, "catalog", "compare", *pair)
+        text = " ".join(out.split())
+        assert code == 0 and "e+" not in text and "0.00x" not in text
+        assert f"{pair[1]} / {pair[0]}: BF16" in text
+
+
 def test_catalog_compare_cloudmatrix384_vs_gb200_nvl72(capsys: pytest.CaptureFixture[str]) -> None:
     """hardware.md 6.2: CloudMatrix384 has ~1.7x the BF16 compute of GB200 NVL72 at ~3.9x the power."""
     _need_systems("cloudmatrix384", "gb200-nvl72")

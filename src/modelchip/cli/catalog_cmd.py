@@ -176,5 +176,8 @@ def _compare_table(rows: list[HardwareFigures]) -> Table:
 
 
 def _ratio(a: float | None, b: float | None) -> str:
-    # Two significant digits: an 8-GPU box against a 384-chip supernode is 0.0039x, not "0.00x".
-    return f"{a / b:.2g}x" if a and b else "-"
+    if not a or not b:
+        return "-"
+    ratio = a / b
+    # Below 1, two significant digits: an 8-GPU box against a 384-chip supernode is 0.0041x, not "0.00x".
+    return f"{ratio:.2f}x" if ratio >= 1 else f"{ratio:.2g}x"
