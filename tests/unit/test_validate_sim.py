@@ -6,7 +6,7 @@ import pytest
 
 from modelchip.deploy.layout import Layout
 from modelchip.perf import analytic as an
-from modelchip.perf.build import build_target
+from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.validate import apply_filter, load_cases, parse_filter, run_cases
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.predict_case import predict_case
@@ -31,6 +31,29 @@ def test_p99_rate_search_meets_its_limits_and_tighter_limits_lower_it() -> None:
     assert loose is not None and tight is not None and tight < loose
     check = sim.at_rate(t, 1, w, tight)
     assert check.tpot_p99_s <= 0.02
+
+
+def test_token_budget_fits_the_tpot_limit_and_grows_with_it() -> None:
+    t = build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), PrecisionRequest("fp8", "fp8", "fp8"), engine="trtllm")
+    w = an.Workload(isl=222, osl=290)
+    budgets = [sim.step_budget_under(t, w, limit) for limit in (0.04, 0.2, 10.0)]
+    assert budgets[0] < budgets[1] < budgets[2] == sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
+    # The budget is the largest whose full step fits: one token more breaks the limit.
+    assert an.prefill_step(t, budgets[0], w.isl).time_s <= 0.04 < an.prefill_step(t, budgets[0] + 1, w.isl).time_s
+    # NVIDIA's MLPerf v5.1 H200 Llama-2-70B configs (Nebius): Interactive (40 ms) 256, Server (200 ms) 1536.
+    assert 128 <= budgets[0] <= 512
+    assert 1024 <= budgets[1] <= 3072
+    assert sim.engine_under(t, w, None) == sim.VALIDATION_ENGINE
+
+
+def test_a_smaller_token_budget_delays_first_tokens() -> None:
+    """Prompts wait for room in the step: a step budget under the prompt length chunks each prompt."""
+    t = build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), PrecisionRequest("fp8", "fp8", "fp8"), engine="trtllm")
+    w = an.Workload(isl=1000, osl=200)
+    rate = 0.5 * an.capacity_requests_per_s(t, w, 1)
+    wide = sim.at_rate(t, 1, w, rate)
+    narrow = sim.at_rate(t, 1, w, rate, sim.engine_under(t, w, 0.04))
+    assert narrow.ttft_mean_s > 1.5 * wide.ttft_mean_s
 
 
 def test_worker_processes_give_identical_results() -> None:

@@ -89,19 +89,51 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
                        run.chips, run.rejected)  # fmt: skip
 
 
-def _run(t: Target, instances: int, workload: WorkloadSpec) -> SteadyStats:
+def step_budget_under(t: Target, w: an.Workload, tpot_limit_s: float) -> int:
+    """The most tokens per step (decode tokens plus prefill chunk) whose step fits a p99 TPOT limit.
+
+    Deployments tuned for a TPOT limit size the engine's token budget (TensorRT-LLM max_num_tokens,
+    vLLM/SGLang max_num_batched_tokens / chunked_prefill_size) so that a step carrying a full prefill
+    chunk still meets the limit: a larger budget lets one step stall every decoding request past it.
+    NVIDIA's MLPerf v5.1 Llama-2-70B configs (as submitted by Nebius) show it: H200 Interactive 256 and
+    Server 1536 tokens, B200 Interactive 768 and Server 3584, where this rule gives about 256, 1650, 730
+    and 4600 from the model's own step times. Capped at the engine default."""
+    default = VALIDATION_ENGINE.max_batched_tokens_per_rank
+
+    def fits(tokens: float) -> bool:
+        return an.prefill_step(t, tokens, w.isl).time_s <= tpot_limit_s
+
+    if fits(default):
+        return default
+    lo, hi = 1, default
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+def engine_under(t: Target, w: an.Workload, tpot_limit_s: float | None) -> EngineConfig:
+    """The validation engine, with its token budget sized to the TPOT limit when there is one."""
+    if tpot_limit_s is None:
+        return VALIDATION_ENGINE
+    return replace(VALIDATION_ENGINE, max_batched_tokens_per_rank=step_budget_under(t, w, tpot_limit_s))
+
+
+def _run(t: Target, instances: int, workload: WorkloadSpec, engine: EngineConfig = VALIDATION_ENGINE) -> SteadyStats:
     """One instance's share of the load; throughput scaled back to all `instances`."""
-    run = simulate(SimulationSpec(PoolSpec(t, instances=1, engine=VALIDATION_ENGINE), workload, seed=0))
+    run = simulate(SimulationSpec(PoolSpec(t, instances=1, engine=engine), workload, seed=0))
     one = steady_stats(run, whole_run_rate=isinstance(workload.arrival, ClosedLoop))
     return replace(one, output_tokens_per_s=one.output_tokens_per_s * instances, chips=one.chips * instances)
 
 
-def at_rate(t: Target, instances: int, w: an.Workload, rate: float) -> SteadyStats:
+def at_rate(
+    t: Target, instances: int, w: an.Workload, rate: float, engine: EngineConfig = VALIDATION_ENGINE
+) -> SteadyStats:
     """Simulate Poisson arrivals at `rate` requests/s spread over `instances` copies of `t`."""
     per_instance = rate / instances
     point = an.at_request_rate(t, per_instance, w) or an.offline(t, w)
     e2e = point.ttft_s + max(w.osl - 1, 0) * point.tpot_s
-    return _run(t, instances, _workload(w, Poisson(per_instance), per_instance * e2e))
+    return _run(t, instances, _workload(w, Poisson(per_instance), per_instance * e2e), engine)
 
 
 def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int) -> SteadyStats:
@@ -122,11 +154,12 @@ def best_rate_under_p99(
         ok_tpot = tpot_s is None or s.tpot_p99_s <= tpot_s
         return ok_ttft and ok_tpot and s.rejected == 0
 
+    engine = engine_under(t, w, tpot_s)
     lo, hi = 0.0, an.capacity_requests_per_s(t, w, instances)
     best: float | None = None
     for _ in range(RATE_BISECTIONS):
         mid = (lo + hi) / 2
-        if meets(at_rate(t, instances, w, mid)):
+        if meets(at_rate(t, instances, w, mid, engine)):
             lo = best = mid
         else:
             hi = mid
