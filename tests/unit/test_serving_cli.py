@@ -109,3 +109,18 @@ def test_precision_flags_reach_the_simulated_engine(capsys: pytest.CaptureFixtur
     assert fp8["throughput"]["output_tokens_per_s"] > 1.2 * bf16["throughput"]["output_tokens_per_s"]
     code, _, err = _run(capsys, *loop, "--moe-precision", "fp7")
     assert code == 2 and "unknown moe precision 'fp7'" in err and err.count("\n") == 1
+
+
+def test_token_budget_auto_fits_the_tpot_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-batched-tokens auto: the most tokens per step whose step fits --slo-tpot; tighter limits give
+    smaller budgets, and a fixed budget is passed through. Without --slo-tpot, or unreadable: one line."""
+    common = ("--isl", "1024", "--osl", "64", "--rate", "4", "--requests", "120", "--max-batched-tokens", "auto")
+    tight = _json(capsys, *common, "--slo-tpot", "60ms")["engine"]["max_batched_tokens_per_rank"]
+    loose = _json(capsys, *common, "--slo-tpot", "400ms")["engine"]["max_batched_tokens_per_rank"]
+    assert 1 <= tight < loose <= 8192
+    fixed = _json(capsys, "--rate", "4", "--requests", "60", "--max-batched-tokens", "512")
+    assert fixed["engine"]["max_batched_tokens_per_rank"] == 512
+    for bad, message in ((("--max-batched-tokens", "auto"), "give --slo-tpot too"),
+                         (("--max-batched-tokens", "12x"), "cannot read '12x'")):  # fmt: skip
+        code, _, err = _run(capsys, "--rate", "4", "--requests", "60", *bad)
+        assert code == 2 and message in err and err.count("\n") == 1

@@ -8,6 +8,7 @@ from modelchip.deploy.layout import Layout
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.validate import apply_filter, load_cases, parse_filter, run_cases
+from modelchip.serving import step_budget_under
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.predict_case import predict_case
 
@@ -36,7 +37,7 @@ def test_p99_rate_search_meets_its_limits_and_tighter_limits_lower_it() -> None:
 def test_token_budget_fits_the_tpot_limit_and_grows_with_it() -> None:
     t = build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), PrecisionRequest("fp8", "fp8", "fp8"), engine="trtllm")
     w = an.Workload(isl=222, osl=290)
-    budgets = [sim.step_budget_under(t, w, limit) for limit in (0.04, 0.2, 10.0)]
+    budgets = [step_budget_under(t, w.isl, limit) for limit in (0.04, 0.2, 10.0)]
     assert budgets[0] < budgets[1] < budgets[2] == sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
     # The budget is the largest whose full step fits: one token more breaks the limit.
     assert an.prefill_step(t, budgets[0], w.isl).time_s <= 0.04 < an.prefill_step(t, budgets[0] + 1, w.isl).time_s

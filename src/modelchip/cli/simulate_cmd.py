@@ -20,8 +20,9 @@ from modelchip.cli.output import console, print_json
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
+from modelchip.perf.target import Target
 from modelchip.report import units
-from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, offered_load
+from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, offered_load, step_budget_under
 from modelchip.serving import simulate as run_simulation
 from modelchip.serving.results import STATUS_NAMES, LatencyStats
 from modelchip.workload import (
@@ -89,7 +90,11 @@ def simulate(
     instances: int = typer.Option(1, "--instances", help="identical instances (decode instances if disaggregated)"),
     router: str = typer.Option("least-load", "--router", help="least-load | round-robin"),
     max_batch: int = typer.Option(1024, "--max-batch", help="max running sequences per attention rank"),
-    max_batched_tokens: int = typer.Option(8192, "--max-batched-tokens", help="tokens per step per attention rank"),
+    max_batched_tokens: str = typer.Option(
+        "8192",
+        "--max-batched-tokens",
+        help="tokens per step per attention rank, or 'auto': the most whose step fits --slo-tpot",
+    ),
     disaggregated: bool = typer.Option(False, "--disaggregated", help="separate prefill and decode pools"),
     prefill_workers: int = typer.Option(1, "--prefill-workers", help="prefill instances (with --disaggregated)"),
     prefill_layout: str | None = typer.Option(
@@ -103,12 +108,6 @@ def simulate(
     prec = PrecisionRequest(precision, activations, kv_cache, moe_precision, attention)
     spec_mtp = speculation_from(mtp, acceptance, None)
     target = build_target(model, hardware, layout, prec, system, engine, spec_mtp)
-    engine_cfg = EngineConfig(max_batch, max_batched_tokens)
-    prefill_pool = None
-    if disaggregated:
-        p_layout = _parse_layout(prefill_layout) if prefill_layout else layout
-        p_target = build_target(model, hardware, p_layout, prec, system, engine, spec_mtp)
-        prefill_pool = PoolSpec(p_target, prefill_workers, engine_cfg)
     arrival = _arrival(rate, burstiness, concurrency)
     wl = _workload(workload, trace_columns, (isl, isl_dist, isl_sigma), (osl, osl_dist, osl_sigma), arrival, requests)
     wl = WorkloadSpec(wl.isl, wl.osl, wl.arrival, wl.requests, prefix_hit, wl.trace)
@@ -116,6 +115,12 @@ def simulate(
         parse_duration(slo_ttft, "--slo-ttft") if slo_ttft else None,
         parse_duration(slo_tpot, "--slo-tpot") if slo_tpot else None,
     )
+    engine_cfg = EngineConfig(max_batch, _token_budget(max_batched_tokens, target, wl.mean_isl, slo.tpot_s))
+    prefill_pool = None
+    if disaggregated:
+        p_layout = _parse_layout(prefill_layout) if prefill_layout else layout
+        p_target = build_target(model, hardware, p_layout, prec, system, engine, spec_mtp)
+        prefill_pool = PoolSpec(p_target, prefill_workers, engine_cfg)
     spec = SimulationSpec(PoolSpec(target, instances, engine_cfg), wl, prefill_pool, router, slo, seed)
     result = _run(spec, show_progress=not as_json and wl.requests >= PROGRESS_MIN_REQUESTS)
     if out is not None:
@@ -124,6 +129,18 @@ def simulate(
         print_json(result_dict(spec, result))
     else:
         _print(spec, result, out)
+
+
+def _token_budget(text: str, target: Target, mean_isl: float, tpot_limit_s: float | None) -> int:
+    """--max-batched-tokens: a positive integer, or 'auto' (the most whose step fits --slo-tpot)."""
+    value = text.strip().lower()
+    if value == "auto":
+        if tpot_limit_s is None:
+            raise UserError("--max-batched-tokens auto sizes the step to the TPOT limit: give --slo-tpot too")
+        return step_budget_under(target, mean_isl, tpot_limit_s)
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--max-batched-tokens: cannot read '{text}'; give a positive integer or auto")
+    return int(value)
 
 
 def _parse_layout(text: str) -> Layout:
@@ -212,6 +229,7 @@ def result_dict(spec: SimulationSpec, r: SimulationResult) -> dict[str, Any]:
             "prefix_hit": spec.workload.prefix_hit,
         },
         "slo": asdict(spec.slo),
+        "engine": asdict(spec.pool.engine),
         "ttft": _stats(r.ttft),
         "tpot": _stats(r.tpot),
         "itl": _stats(r.itl),
@@ -240,6 +258,11 @@ def _print(spec: SimulationSpec, r: SimulationResult, out: Path | None) -> None:
     console.print(
         f"[bold]{t.model.id}[/] on {r.chips}x {t.chip.id}: {spec.pool.instances} x {t.layout.describe()}, {mode}; "
         f"{r.completed} done, {r.rejected} rejected, {r.preemptions} preemptions in {units.seconds(r.duration_s)}"
+    )
+    engine = spec.pool.engine
+    console.print(
+        f"engine limits per attention rank: {engine.max_running_per_rank:,} running sequences, "
+        f"{engine.max_batched_tokens_per_rank:,} tokens per step"
     )
     _print_load(spec)
     table = Table(title="Latency")

@@ -29,6 +29,28 @@ class EngineConfig:
     """paged-KV block size; a sequence holds ceil(tokens / block) blocks."""
 
 
+def step_budget_under(t: Target, prompt_tokens: float, tpot_limit_s: float, cap: int = 8192) -> int:
+    """The most tokens per step (decode tokens plus prefill chunk) whose step fits a TPOT limit.
+
+    Deployments tuned for a TPOT limit size the engine's token budget (TensorRT-LLM max_num_tokens,
+    vLLM/SGLang max_num_batched_tokens / chunked_prefill_size) so that a step carrying a full prefill
+    chunk still meets the limit: a larger budget lets one step stall every decoding request past it.
+    NVIDIA's MLPerf v5.1 Llama-2-70B configs (as submitted by Nebius) show it: H200 Interactive 256 and
+    Server 1536 tokens, B200 Interactive 768 and Server 3584, where this rule gives about 256, 1650, 730
+    and 4600 from the model's own step times. At most `cap`; at least 1."""
+
+    def fits(tokens: float) -> bool:
+        return an.prefill_step(t, tokens, prompt_tokens).time_s <= tpot_limit_s
+
+    if fits(cap):
+        return cap
+    lo, hi = 1, cap
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 @dataclass(frozen=True)
 class PoolSpec:
     """`instances` identical copies of one deployment (`target`)."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from modelchip.perf import analytic as an
 from modelchip.perf.target import Target
-from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, simulate
+from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, simulate, step_budget_under
 from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
 from modelchip.workload.lengths import spread_lengths
 
@@ -89,34 +89,13 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
                        run.chips, run.rejected)  # fmt: skip
 
 
-def step_budget_under(t: Target, w: an.Workload, tpot_limit_s: float) -> int:
-    """The most tokens per step (decode tokens plus prefill chunk) whose step fits a p99 TPOT limit.
-
-    Deployments tuned for a TPOT limit size the engine's token budget (TensorRT-LLM max_num_tokens,
-    vLLM/SGLang max_num_batched_tokens / chunked_prefill_size) so that a step carrying a full prefill
-    chunk still meets the limit: a larger budget lets one step stall every decoding request past it.
-    NVIDIA's MLPerf v5.1 Llama-2-70B configs (as submitted by Nebius) show it: H200 Interactive 256 and
-    Server 1536 tokens, B200 Interactive 768 and Server 3584, where this rule gives about 256, 1650, 730
-    and 4600 from the model's own step times. Capped at the engine default."""
-    default = VALIDATION_ENGINE.max_batched_tokens_per_rank
-
-    def fits(tokens: float) -> bool:
-        return an.prefill_step(t, tokens, w.isl).time_s <= tpot_limit_s
-
-    if fits(default):
-        return default
-    lo, hi = 1, default
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
-
-
 def engine_under(t: Target, w: an.Workload, tpot_limit_s: float | None) -> EngineConfig:
-    """The validation engine, with its token budget sized to the TPOT limit when there is one."""
+    """The validation engine, with its token budget sized to the TPOT limit when there is one
+    (`serving.step_budget_under`)."""
     if tpot_limit_s is None:
         return VALIDATION_ENGINE
-    return replace(VALIDATION_ENGINE, max_batched_tokens_per_rank=step_budget_under(t, w, tpot_limit_s))
+    budget = step_budget_under(t, w.isl, tpot_limit_s, VALIDATION_ENGINE.max_batched_tokens_per_rank)
+    return replace(VALIDATION_ENGINE, max_batched_tokens_per_rank=budget)
 
 
 def _run(t: Target, instances: int, workload: WorkloadSpec, engine: EngineConfig = VALIDATION_ENGINE) -> SteadyStats:
