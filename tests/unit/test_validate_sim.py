@@ -7,8 +7,9 @@ import pytest
 from modelchip.deploy.layout import Layout
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
-from modelchip.validate import apply_filter, load_cases, parse_filter, run_cases
+from modelchip.perf.target import Target
 from modelchip.serving import step_budget_under
+from modelchip.validate import apply_filter, load_cases, parse_filter, run_cases
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.predict_case import predict_case
 
@@ -34,8 +35,13 @@ def test_p99_rate_search_meets_its_limits_and_tighter_limits_lower_it() -> None:
     assert check.tpot_p99_s <= 0.02
 
 
+def _llama2_fp8_on_h200() -> Target:
+    fp8 = PrecisionRequest("fp8", "fp8", "fp8")
+    return build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), fp8, engine="trtllm")
+
+
 def test_token_budget_fits_the_tpot_limit_and_grows_with_it() -> None:
-    t = build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), PrecisionRequest("fp8", "fp8", "fp8"), engine="trtllm")
+    t = _llama2_fp8_on_h200()
     w = an.Workload(isl=222, osl=290)
     budgets = [step_budget_under(t, w.isl, limit) for limit in (0.04, 0.2, 10.0)]
     assert budgets[0] < budgets[1] < budgets[2] == sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
@@ -49,7 +55,7 @@ def test_token_budget_fits_the_tpot_limit_and_grows_with_it() -> None:
 
 def test_a_smaller_token_budget_delays_first_tokens() -> None:
     """Prompts wait for room in the step: a step budget under the prompt length chunks each prompt."""
-    t = build_target("meta-llama/Llama-2-70b-chat-hf", "h200-sxm", Layout(), PrecisionRequest("fp8", "fp8", "fp8"), engine="trtllm")
+    t = _llama2_fp8_on_h200()
     w = an.Workload(isl=1000, osl=200)
     rate = 0.5 * an.capacity_requests_per_s(t, w, 1)
     wide = sim.at_rate(t, 1, w, rate)

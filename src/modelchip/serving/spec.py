@@ -29,7 +29,9 @@ class EngineConfig:
     """paged-KV block size; a sequence holds ceil(tokens / block) blocks."""
 
 
-def step_budget_under(t: Target, prompt_tokens: float, tpot_limit_s: float, cap: int = 8192) -> int:
+def step_budget_under(
+    t: Target, prompt_tokens: float, tpot_limit_s: float, cap: int = EngineConfig.max_batched_tokens_per_rank
+) -> int:
     """The most tokens per step (decode tokens plus prefill chunk) whose step fits a TPOT limit.
 
     Deployments tuned for a TPOT limit size the engine's token budget (TensorRT-LLM max_num_tokens,
@@ -37,9 +39,10 @@ def step_budget_under(t: Target, prompt_tokens: float, tpot_limit_s: float, cap:
     chunk still meets the limit: a larger budget lets one step stall every decoding request past it.
     NVIDIA's MLPerf v5.1 Llama-2-70B configs (as submitted by Nebius) show it: H200 Interactive 256 and
     Server 1536 tokens, B200 Interactive 768 and Server 3584, where this rule gives about 256, 1650, 730
-    and 4600 from the model's own step times. At most `cap`; at least 1. With pipeline parallelism the
-    chunk's time on one stage is what must fit (NVIDIA's B200 Llama-3.1-405B TP2 PP2 Interactive config
-    sets 1536 tokens per micro-batch, looser still); counting all pp stages would give a third of that."""
+    and 4600 from the model's own step times. At most `cap` (the engine default); at least 1. With
+    pipeline parallelism the chunk's time on one stage is what must fit (NVIDIA's B200 Llama-3.1-405B
+    TP2 PP2 Interactive config sets 1536 tokens per micro-batch, looser still); counting all pp stages
+    would give a third of that."""
 
     def fits(tokens: float) -> bool:
         return an.prefill_step(t, tokens, prompt_tokens).time_s <= tpot_limit_s

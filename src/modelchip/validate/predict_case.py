@@ -184,8 +184,8 @@ def _simulated_value(case: Case, t: Target) -> float | None:
         run = sim.closed_loop(t, n, w, wl.concurrency)
     else:  # "at_rate": a latency metric at the case's request rate
         assert wl.request_rate is not None
-        _, tpot_p99, p99 = _slo_limits(case)
-        run = sim.at_rate(t, n, w, wl.request_rate, sim.engine_under(t, w, tpot_p99 if p99 else None))
+        _, tpot_limit, p99 = _slo_limits(case)
+        run = sim.at_rate(t, n, w, wl.request_rate, sim.engine_under(t, w, tpot_limit if p99 else None))
     values = {
         Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
         Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
