@@ -51,6 +51,8 @@ def test_token_budget_fits_the_tpot_limit_and_grows_with_it() -> None:
     assert 128 <= budgets[0] <= 512
     assert 1024 <= budgets[1] <= 3072
     assert sim.engine_under(t, w, None) == sim.VALIDATION_ENGINE
+    # A limit not even a one-token step meets is not tuned to: the engine default stays.
+    assert step_budget_under(t, w.isl, 1e-6) == sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
 
 
 def test_a_smaller_token_budget_delays_first_tokens() -> None:

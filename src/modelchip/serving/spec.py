@@ -39,15 +39,16 @@ def step_budget_under(
     chunk still meets the limit: a larger budget lets one step stall every decoding request past it.
     NVIDIA's MLPerf v5.1 Llama-2-70B configs (as submitted by Nebius) show it: H200 Interactive 256 and
     Server 1536 tokens, B200 Interactive 768 and Server 3584, where this rule gives about 256, 1650, 730
-    and 4600 from the model's own step times. At most `cap` (the engine default); at least 1. With
-    pipeline parallelism the chunk's time on one stage is what must fit (NVIDIA's B200 Llama-3.1-405B
-    TP2 PP2 Interactive config sets 1536 tokens per micro-batch, looser still); counting all pp stages
-    would give a third of that."""
+    and 4600 from the model's own step times. At most `cap` (the engine default). A limit that not even
+    a one-token step meets cannot be met by any budget, so none is tuned to it: `cap`. With pipeline
+    parallelism the chunk's time on one stage is what must fit (NVIDIA's B200 Llama-3.1-405B TP2 PP2
+    Interactive config sets 1536 tokens per micro-batch, looser still); counting all pp stages would
+    give a third of that."""
 
     def fits(tokens: float) -> bool:
         return an.prefill_step(t, tokens, prompt_tokens).time_s <= tpot_limit_s
 
-    if fits(cap):
+    if fits(cap) or not fits(1):
         return cap
     lo, hi = 1, cap
     while hi - lo > 1:
