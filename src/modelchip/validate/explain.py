@@ -19,6 +19,7 @@ from modelchip.perf.memory import memory_plan
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Target
 from modelchip.validate import predict_case as pc
+from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Unsupported
 
 TOP_OPS = 6
@@ -97,7 +98,7 @@ def _how(case: Case, t: Target) -> str:
         return f"decode pool at {batch}"
     if case.mode == "prefill":
         return f"prefill pool, {pc.prefill_tokens_per_chip(case):g} prompt tokens per chip per pass"
-    ttft, tpot, _ = pc._slo_limits(case)
+    ttft, tpot, p99 = pc._slo_limits(case)
     kind = pc.simulator_run(case)
     if kind == "closed_loop":
         path = f"serving simulator: closed loop of {wl.concurrency} clients"
@@ -109,6 +110,9 @@ def _how(case: Case, t: Target) -> str:
         path = "analytical: best throughput whose latency meets the slo"
     else:
         path = "analytical: offline, the best batch that fits"
+    if kind in ("at_rate", "best_rate_under_p99") and p99 and tpot is not None:
+        budget = sim.engine_under(t, pc._workload(case), tpot).max_batched_tokens_per_rank
+        path += f", {budget:,} tokens per step (the most whose step fits the {tpot * 1e3:g} ms TPOT limit)"
     instances = pc._instances(case, t)
     return path + (f", {instances} instances sharing the load" if instances > 1 else "")
 
