@@ -19,7 +19,6 @@ from modelchip.perf.memory import memory_plan
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Target
 from modelchip.validate import predict_case as pc
-from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Unsupported
 
 TOP_OPS = 6
@@ -111,7 +110,7 @@ def _how(case: Case, t: Target) -> str:
     else:
         path = "analytical: offline, the best batch that fits"
     if kind in ("at_rate", "best_rate_under_p99") and p99 and tpot is not None:
-        budget = sim.engine_under(t, pc._workload(case), tpot).max_batched_tokens_per_rank
+        budget = pc.simulated_engine(case, t).max_batched_tokens_per_rank
         path += f", {budget:,} tokens per step (the most whose step fits the {tpot * 1e3:g} ms TPOT limit)"
     instances = pc._instances(case, t)
     return path + (f", {instances} instances sharing the load" if instances > 1 else "")

@@ -21,6 +21,7 @@ from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
+from modelchip.serving import EngineConfig
 from modelchip.validate import predict_sim as sim
 from modelchip.validate.cases import Case, Metric, Pool, Unsupported
 from modelchip.validate.runner import CaseResult
@@ -169,6 +170,12 @@ def simulator_run(case: Case) -> SimulatorRun | None:
     return None
 
 
+def simulated_engine(case: Case, t: Target) -> EngineConfig:
+    """The simulator's engine for a case: the token budget sized to its p99 TPOT limit, if it has one."""
+    _, tpot_limit, p99 = _slo_limits(case)
+    return sim.engine_under(t, _workload(case), tpot_limit if p99 else None)
+
+
 def _simulated_value(case: Case, t: Target) -> float | None:
     """Cases whose answer depends on queueing run on the simulator; None for the others."""
     w, wl, n = _workload(case), case.workload, _instances(case, t)
@@ -184,8 +191,7 @@ def _simulated_value(case: Case, t: Target) -> float | None:
         run = sim.closed_loop(t, n, w, wl.concurrency)
     else:  # "at_rate": a latency metric at the case's request rate
         assert wl.request_rate is not None
-        _, tpot_limit, p99 = _slo_limits(case)
-        run = sim.at_rate(t, n, w, wl.request_rate, sim.engine_under(t, w, tpot_limit if p99 else None))
+        run = sim.at_rate(t, n, w, wl.request_rate, simulated_engine(case, t))
     values = {
         Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
         Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
