@@ -38,6 +38,7 @@ def test_an_unstated_layout_lists_the_candidates_and_the_choice(cases) -> None: 
     assert "simulator" in e.how
     # MLPerf Server's 175 ms p99 TPOT limit sizes the engine's token budget, and the explanation says so.
     assert "tokens per step (the most whose step fits the 175 ms TPOT limit)" in e.how
+    assert "the median of 3 request draws" in e.how
 
 
 def test_an_unsupported_case_keeps_its_reason_and_the_setup(cases) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,37 @@ def test_a_smaller_token_budget_delays_first_tokens() -> None:
     assert narrow.ttft_mean_s > 1.5 * wide.ttft_mean_s
 
 
+def test_a_simulated_case_is_the_median_of_independent_draws() -> None:
+    """One draw of Poisson arrivals and output lengths is one sample: the case's answer is the middle one."""
+    from statistics import median
+
+    from modelchip.models.hf import load_model
+    from modelchip.validate import predict_case as pc
+
+    case = next(c for c in load_cases(None) if c.id == "mlperf51-8xb200-llama2-70b-interactive-tpot")
+    t = pc._best_target(case, pc._targets(case, load_model(case.model)))
+    assert pc.simulation_draws(case) == sim.SEEDS and len(sim.SEEDS) >= 3
+    draws = [pc._simulated_draw(case, t, seed) for seed in sim.SEEDS]
+    assert all(d is not None for d in draws) and len(set(draws)) == len(draws)  # the draws differ
+    assert pc._simulated_value(case, t) == median(d for d in draws if d is not None)
+
+
+def test_median_of_draws_needs_most_draws_to_answer() -> None:
+    from modelchip.validate.predict_case import median_of_draws
+
+    assert median_of_draws([3.0, 1.0, 2.0]) == 2.0
+    assert median_of_draws([None, 1.0, 2.0]) == 1.5  # one draw found no rate under the limits
+    assert median_of_draws([None, None, 2.0]) is None  # most found none: no answer
+    assert median_of_draws([float("inf"), float("inf"), 2.0]) == float("inf")  # unbounded in most draws
+
+
+def test_fixed_length_closed_loops_run_one_draw() -> None:
+    from modelchip.validate import predict_case as pc
+
+    fixed = [c for c in load_cases(None) if pc.simulator_run(c) == "closed_loop" and pc.output_length_cv(c) == 0]
+    assert fixed and all(pc.simulation_draws(c) == sim.SEEDS[:1] for c in fixed)
+
+
 def test_worker_processes_give_identical_results() -> None:
     cases = apply_filter(load_cases(None), parse_filter("hardware=mi325x"))
     serial = run_cases(cases, predict_case)

@@ -112,6 +112,9 @@ def _how(case: Case, t: Target) -> str:
     if kind in ("at_rate", "best_rate_under_p99") and p99 and tpot is not None:
         budget = pc.simulated_engine(case, t).max_batched_tokens_per_rank
         path += f", {budget:,} tokens per step (the most whose step fits the {tpot * 1e3:g} ms TPOT limit)"
+    if kind is not None:
+        draws = len(pc.simulation_draws(case))
+        path += f", the median of {draws} request draws" if draws > 1 else ", one run (nothing in it is random)"
     instances = pc._instances(case, t)
     return path + (f", {instances} instances sharing the load" if instances > 1 else "")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from statistics import median
 from typing import Literal
 
 from modelchip.deploy.layout import Layout
@@ -176,22 +177,21 @@ def simulated_engine(case: Case, t: Target) -> EngineConfig:
     return sim.engine_under(t, _workload(case), tpot_limit if p99 else None)
 
 
-def _simulated_value(case: Case, t: Target) -> float | None:
-    """Cases whose answer depends on queueing run on the simulator; None for the others."""
+def _simulated_draw(case: Case, t: Target, seed: int) -> float | None:
+    """One request draw's answer (None: no rate meets the case's p99 limits); +inf for a latency that grows
+    without bound (no request finished in the run's steady window)."""
     w, wl, n = _workload(case), case.workload, _instances(case, t)
     kind = simulator_run(case)
-    if kind is None:
-        return None
     if kind == "best_rate_under_p99":
         ttft, tpot, _ = _slo_limits(case)
-        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot)
+        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot, seed)
         return None if rate is None else rate * w.osl
     if kind == "closed_loop":
         assert wl.concurrency is not None  # simulator_run's condition
-        run = sim.closed_loop(t, n, w, wl.concurrency)
+        run = sim.closed_loop(t, n, w, wl.concurrency, seed)
     else:  # "at_rate": a latency metric at the case's request rate
         assert wl.request_rate is not None
-        run = sim.at_rate(t, n, w, wl.request_rate, simulated_engine(case, t))
+        run = sim.at_rate(t, n, w, wl.request_rate, simulated_engine(case, t), seed)
     values = {
         Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
         Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
@@ -200,9 +200,34 @@ def _simulated_value(case: Case, t: Target) -> float | None:
         Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: run.output_tokens_per_s / run.chips,
     }
     value = values.get(case.metric)
+    return math.inf if value is not None and not math.isfinite(value) else value
+
+
+def simulation_draws(case: Case) -> tuple[int, ...]:
+    """Seeds of the request draws a simulated case runs: one for a closed loop with fixed lengths (nothing
+    in it is random), `predict_sim.SEEDS` otherwise."""
+    if simulator_run(case) == "closed_loop" and output_length_cv(case) == 0.0:
+        return sim.SEEDS[:1]
+    return sim.SEEDS
+
+
+def median_of_draws(draws: Sequence[float | None]) -> float | None:
+    """The middle of the draws' answers; None when at least half of the draws have none."""
+    known = sorted(v for v in draws if v is not None)
+    if 2 * len(known) <= len(draws):
+        return None
+    return median(known)
+
+
+def _simulated_value(case: Case, t: Target) -> float | None:
+    """Cases whose answer depends on queueing run on the simulator (the median over independent request
+    draws); None for the others."""
+    if simulator_run(case) is None:
+        return None
+    value = median_of_draws([_simulated_draw(case, t, seed) for seed in simulation_draws(case)])
     if value is not None and not math.isfinite(value):
         # No request finished in the run's steady window: the load is past what the deployment serves.
-        capacity = an.capacity_requests_per_s(t, w, n)
+        capacity = an.capacity_requests_per_s(t, _workload(case), _instances(case, t))
         raise Unsupported(
             f"the case's load is past this deployment's capacity (~{capacity:.3g} requests/s in the model): "
             "its latencies grow without bound"
