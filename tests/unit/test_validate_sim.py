@@ -74,7 +74,7 @@ def test_a_simulated_case_is_the_median_of_independent_draws() -> None:
 
     case = next(c for c in load_cases(None) if c.id == "mlperf51-8xb200-llama2-70b-interactive-tpot")
     t = pc._best_target(case, pc._targets(case, load_model(case.model)))
-    assert pc.simulation_draws(case) == sim.SEEDS and len(sim.SEEDS) >= 3
+    assert pc.simulation_draws(case, t) == sim.SEEDS and len(sim.SEEDS) >= 3  # a short run: repeated
     draws = [pc._simulated_draw(case, t, seed) for seed in sim.SEEDS]
     assert all(d is not None for d in draws) and len(set(draws)) == len(draws)  # the draws differ
     assert pc._simulated_value(case, t) == median(d for d in draws if d is not None)
@@ -89,11 +89,23 @@ def test_median_of_draws_needs_most_draws_to_answer() -> None:
     assert median_of_draws([float("inf"), float("inf"), 2.0]) == float("inf")  # unbounded in most draws
 
 
+def test_short_runs_are_repeated_and_long_ones_are_not() -> None:
+    """Each case simulates at least SAMPLE_REQUESTS requests in all, in as few draws as that takes."""
+    assert sim.seeds_for(sim.MIN_POISSON_REQUESTS) == sim.SEEDS
+    assert sim.seeds_for(sim.SAMPLE_REQUESTS // 2) == sim.SEEDS[:2]
+    assert sim.seeds_for(sim.SAMPLE_REQUESTS) == sim.SEEDS[:1]
+    assert sim.seeds_for(sim.MAX_REQUESTS) == sim.SEEDS[:1]
+
+
 def test_fixed_length_closed_loops_run_one_draw() -> None:
+    from modelchip.models.hf import load_model
     from modelchip.validate import predict_case as pc
 
     fixed = [c for c in load_cases(None) if pc.simulator_run(c) == "closed_loop" and pc.output_length_cv(c) == 0]
-    assert fixed and all(pc.simulation_draws(c) == sim.SEEDS[:1] for c in fixed)
+    assert fixed
+    for case in fixed:
+        t = pc._best_target(case, pc._targets(case, load_model(case.model)))
+        assert pc.simulation_draws(case, t) == sim.SEEDS[:1]
 
 
 def test_worker_processes_give_identical_results() -> None:

@@ -189,6 +189,11 @@ class Case(_Open):
     slo: Slo | None = None
     notes: str = ""
 
+    def setup_key(self) -> str:
+        """The setup the measurement was taken on, without what was measured: cases of one run (its
+        throughput, TTFT and TPOT) share it, and with it the simulations that answer them."""
+        return self.model_dump_json(exclude={"id", "metric", "value", "notes", "source", "source_value"})
+
     @model_validator(mode="after")
     def _pools(self) -> Case:
         if self.mode == "disaggregated" and (self.prefill is None or self.decode is None):

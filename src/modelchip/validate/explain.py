@@ -113,7 +113,7 @@ def _how(case: Case, t: Target) -> str:
         budget = pc.simulated_engine(case, t).max_batched_tokens_per_rank
         path += f", {budget:,} tokens per step (the most whose step fits the {tpot * 1e3:g} ms TPOT limit)"
     if kind is not None:
-        draws = len(pc.simulation_draws(case))
+        draws = len(pc.simulation_draws(case, t))
         path += f", the median of {draws} request draws" if draws > 1 else ", one run (nothing in it is random)"
     instances = pc._instances(case, t)
     return path + (f", {instances} instances sharing the load" if instances > 1 else "")

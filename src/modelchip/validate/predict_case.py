@@ -177,21 +177,44 @@ def simulated_engine(case: Case, t: Target) -> EngineConfig:
     return sim.engine_under(t, _workload(case), tpot_limit if p99 else None)
 
 
-def _simulated_draw(case: Case, t: Target, seed: int) -> float | None:
-    """One request draw's answer (None: no rate meets the case's p99 limits); +inf for a latency that grows
-    without bound (no request finished in the run's steady window)."""
+_SIMULATED_METRICS = frozenset(
+    {
+        Metric.TTFT_MS,
+        Metric.TPOT_MS,
+        Metric.TOKENS_PER_S_PER_USER,
+        Metric.OUTPUT_TOKENS_PER_S,
+        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP,
+    }
+)
+
+
+_RUNS: dict[tuple[str, str, int], sim.SteadyStats] = {}
+"""Simulated runs of this process by (case setup, layout, seed): a run's TTFT and TPOT cases share one."""
+_RUNS_KEPT = 256
+
+
+def _simulated_run(case: Case, t: Target, seed: int) -> sim.SteadyStats:
+    key = (case.setup_key(), t.layout.describe(), seed)
+    run = _RUNS.get(key)
+    if run is not None:
+        return run
     w, wl, n = _workload(case), case.workload, _instances(case, t)
-    kind = simulator_run(case)
-    if kind == "best_rate_under_p99":
-        ttft, tpot, _ = _slo_limits(case)
-        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot, seed)
-        return None if rate is None else rate * w.osl
-    if kind == "closed_loop":
+    if simulator_run(case) == "closed_loop":
         assert wl.concurrency is not None  # simulator_run's condition
         run = sim.closed_loop(t, n, w, wl.concurrency, seed)
     else:  # "at_rate": a latency metric at the case's request rate
         assert wl.request_rate is not None
         run = sim.at_rate(t, n, w, wl.request_rate, simulated_engine(case, t), seed)
+    if len(_RUNS) >= _RUNS_KEPT:
+        _RUNS.clear()
+    _RUNS[key] = run
+    return run
+
+
+def _simulated_draw(case: Case, t: Target, seed: int) -> float:
+    """One request draw's answer to a latency or closed-loop case; +inf for a latency that grows without
+    bound (no request finished in the run's steady window)."""
+    run = _simulated_run(case, t, seed)
     values = {
         Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
         Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
@@ -199,16 +222,23 @@ def _simulated_draw(case: Case, t: Target, seed: int) -> float | None:
         Metric.OUTPUT_TOKENS_PER_S: run.output_tokens_per_s / run.chips * case.chips,
         Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: run.output_tokens_per_s / run.chips,
     }
-    value = values.get(case.metric)
-    return math.inf if value is not None and not math.isfinite(value) else value
+    value = values[case.metric]
+    return value if math.isfinite(value) else math.inf
 
 
-def simulation_draws(case: Case) -> tuple[int, ...]:
-    """Seeds of the request draws a simulated case runs: one for a closed loop with fixed lengths (nothing
-    in it is random), `predict_sim.SEEDS` otherwise."""
-    if simulator_run(case) == "closed_loop" and output_length_cv(case) == 0.0:
-        return sim.SEEDS[:1]
-    return sim.SEEDS
+def simulation_draws(case: Case, t: Target) -> tuple[int, ...]:
+    """Seeds of the request draws a simulated case runs (`predict_sim.seeds_for`: short runs are repeated).
+    A closed loop with fixed lengths has nothing random in it, and a p99 rate search is one draw
+    (`predict_sim.best_rate_under_p99`): one run each."""
+    w, wl, n = _workload(case), case.workload, _instances(case, t)
+    kind = simulator_run(case)
+    if kind == "closed_loop":
+        assert wl.concurrency is not None  # simulator_run's condition
+        return sim.closed_loop_seeds(n, w, wl.concurrency) if w.osl_cv > 0 else sim.SEEDS[:1]
+    if kind == "at_rate":
+        assert wl.request_rate is not None
+        return sim.poisson_seeds(t, n, w, wl.request_rate)
+    return sim.SEEDS[:1]
 
 
 def median_of_draws(draws: Sequence[float | None]) -> float | None:
@@ -220,11 +250,20 @@ def median_of_draws(draws: Sequence[float | None]) -> float | None:
 
 
 def _simulated_value(case: Case, t: Target) -> float | None:
-    """Cases whose answer depends on queueing run on the simulator (the median over independent request
-    draws); None for the others."""
-    if simulator_run(case) is None:
+    """Cases whose answer depends on queueing run on the simulator; None for the others. A p99 rate search
+    runs one draw (`predict_sim.best_rate_under_p99`); the other cases take the median of their draws."""
+    kind = simulator_run(case)
+    if kind is None:
         return None
-    value = median_of_draws([_simulated_draw(case, t, seed) for seed in simulation_draws(case)])
+    if kind != "best_rate_under_p99" and case.metric not in _SIMULATED_METRICS:
+        return None
+    draws = simulation_draws(case, t)
+    if kind == "best_rate_under_p99":
+        w, n = _workload(case), _instances(case, t)
+        ttft, tpot, _ = _slo_limits(case)
+        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot, draws[0])
+        return None if rate is None else rate * w.osl
+    value = median_of_draws([_simulated_draw(case, t, seed) for seed in draws])
     if value is not None and not math.isfinite(value):
         # No request finished in the run's steady window: the load is past what the deployment serves.
         capacity = an.capacity_requests_per_s(t, _workload(case), _instances(case, t))

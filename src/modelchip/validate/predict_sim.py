@@ -11,8 +11,10 @@ instances behind a router each see a Poisson stream of rate / instances (a split
 Poisson), or concurrency / instances clients. Statistics come from the steady middle of a run: a run
 holds STEADY_FACTOR x the requests in flight (Little's law at the analytical steady state), and the
 first and last quarter (the ramp-up, when the engine is still filling, and the drain, when arrivals
-have stopped) are left out. Each run is one random draw of arrivals and output lengths (`seed`); a case's
-answer is the median over `SEEDS` draws (predict_case), so that one unlucky draw does not decide it.
+have stopped) are left out. Each run is one random draw of arrivals and output lengths (`seed`). A case
+simulates at least SAMPLE_REQUESTS requests in all: a run shorter than that is repeated with other seeds
+(`seeds_for`, up to `SEEDS`) and the case's answer is the median of the draws (predict_case), so that one
+unlucky draw does not decide it; a run that long by its own size is one draw.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ from modelchip.workload.lengths import spread_lengths
 # p99 from the ~2,400 steady requests of the smallest run. With 600 requests (~300 steady, p99 = the 3rd
 # largest) one draw moved latency cases by up to ±25% and the public p90 by ±4 points between seeds.
 MIN_POISSON_REQUESTS = 4800
+SAMPLE_REQUESTS = 14400
 MIN_CLOSED_LOOP_REQUESTS = 100
 MAX_REQUESTS = 20000
 STEADY_FACTOR = 4.0
 # The same running-batch guard as the analytical model, so that KV memory, not an engine default, binds.
 VALIDATION_ENGINE = EngineConfig(max_running_per_rank=int(an.MAX_RUNNING_PER_RANK))
-RATE_BISECTIONS = 7  # 0.8% of the analytical capacity
+RATE_BISECTIONS = 6  # 1.6% of the analytical capacity
 SEEDS = (0, 1, 2)
-"""Independent request draws per simulated case; the prediction is their median."""
+"""Seeds of the independent request draws a short run is repeated with; the prediction is their median."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,34 @@ class SteadyStats:
     rejected: int
 
 
-def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
-    floor = MIN_POISSON_REQUESTS if isinstance(arrival, Poisson) else MIN_CLOSED_LOOP_REQUESTS
+def _run_requests(w: an.Workload, poisson: bool, in_flight: float) -> int:
+    """Requests in one run: STEADY_FACTOR x the requests in flight, at least the floor, at most the cap."""
+    floor = MIN_POISSON_REQUESTS if poisson else MIN_CLOSED_LOOP_REQUESTS
     # Spread lengths fill the batch more slowly: a long request stays (1 + cv^2) times the mean lifetime
     # in the length-biased batch, so the run is that much longer before its middle is steady.
     spread = (1.0 + w.osl_cv**2) ** 2
-    requests = int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * spread * in_flight)))
+    return int(min(MAX_REQUESTS, max(floor, STEADY_FACTOR * spread * in_flight)))
+
+
+def _in_flight_at(t: Target, per_instance_rate: float, w: an.Workload) -> float:
+    """Requests in flight in one instance at a Poisson rate (Little's law at the analytical point)."""
+    point = an.at_request_rate(t, per_instance_rate, w) or an.offline(t, w)
+    return per_instance_rate * (point.ttft_s + max(w.osl - 1, 0) * point.tpot_s)
+
+
+def seeds_for(requests: int) -> tuple[int, ...]:
+    """The draws a case runs: enough runs of `requests` for SAMPLE_REQUESTS in all, at most len(SEEDS)."""
+    return SEEDS[: max(1, min(len(SEEDS), -(-SAMPLE_REQUESTS // max(requests, 1))))]
+
+
+def poisson_seeds(t: Target, instances: int, w: an.Workload, rate: float) -> tuple[int, ...]:
+    """The draws of a Poisson case at `rate` requests/s over `instances` (its run's length decides)."""
+    per_instance = rate / instances
+    return seeds_for(_run_requests(w, True, _in_flight_at(t, per_instance, w)))
+
+
+def _workload(w: an.Workload, arrival: Poisson | ClosedLoop, in_flight: float) -> WorkloadSpec:
+    requests = _run_requests(w, isinstance(arrival, Poisson), in_flight)
     return WorkloadSpec(
         isl=LengthDist("fixed", w.isl),
         osl=spread_lengths(w.osl, w.osl_cv),
@@ -122,9 +147,13 @@ def at_rate(
 ) -> SteadyStats:
     """Simulate Poisson arrivals at `rate` requests/s spread over `instances` copies of `t`."""
     per_instance = rate / instances
-    point = an.at_request_rate(t, per_instance, w) or an.offline(t, w)
-    e2e = point.ttft_s + max(w.osl - 1, 0) * point.tpot_s
-    return _run(t, instances, _workload(w, Poisson(per_instance), per_instance * e2e), engine, seed)
+    workload = _workload(w, Poisson(per_instance), _in_flight_at(t, per_instance, w))
+    return _run(t, instances, workload, engine, seed)
+
+
+def closed_loop_seeds(instances: int, w: an.Workload, concurrency: int) -> tuple[int, ...]:
+    """The draws of a closed loop of `concurrency` clients over `instances`."""
+    return seeds_for(_run_requests(w, False, max(1, round(concurrency / instances))))
 
 
 def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int, seed: int = 0) -> SteadyStats:
@@ -135,7 +164,9 @@ def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int, see
 def best_rate_under_p99(
     t: Target, instances: int, w: an.Workload, ttft_s: float | None, tpot_s: float | None, seed: int = 0
 ) -> float | None:
-    """The highest Poisson rate (requests/s) whose simulated p99 TTFT and TPOT meet the limits.
+    """The highest Poisson rate (requests/s) whose simulated p99 TTFT and TPOT meet the limits, in the
+    request draw `seed`. A search is one draw: its probes are the costliest runs of a validation (low rates
+    take many small steps), and each probe at the edge is already a long run.
 
     A stable system's output rate is this arrival rate x the mean output length (what MLPerf reports).
     """

@@ -95,13 +95,18 @@ def run_case(case: Case, predictor: Predictor) -> CaseResult:
     return _result(case, predicted)
 
 
+def _run_group(cases: list[Case], predictor: Predictor) -> list[CaseResult]:
+    return [run_case(case, predictor) for case in cases]
+
+
 def run_cases(
     cases: Iterable[Case], predictor: Predictor, progress: Progress | None = None, workers: int = 1
 ) -> list[CaseResult]:
     """Predict every case; results come back in case order whatever `workers` is.
 
     `workers` > 1 spreads cases over that many processes (the predictor must be a module-level
-    function); `progress(done, total)` is called after each case.
+    function); cases of one setup (`Case.setup_key`: a run's throughput, TTFT and TPOT) go to the same
+    process, which simulates their shared runs once. `progress(done, total)` is called as cases finish.
     """
     todo = list(cases)
     if workers <= 1 or len(todo) < 2:
@@ -111,11 +116,16 @@ def run_cases(
             if progress is not None:
                 progress(len(results), len(todo))
         return results
+    groups: dict[str, list[int]] = {}
+    for i, case in enumerate(todo):
+        groups.setdefault(case.setup_key(), []).append(i)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_case, case, predictor): i for i, case in enumerate(todo)}
+        futures = {
+            pool.submit(_run_group, [todo[i] for i in members], predictor): members for members in groups.values()
+        }
         done: dict[int, CaseResult] = {}
         for future in as_completed(futures):
-            done[futures[future]] = future.result()
+            done.update(zip(futures[future], future.result(), strict=True))
             if progress is not None:
                 progress(len(done), len(todo))
     return [done[i] for i in range(len(todo))]
