@@ -63,3 +63,14 @@ def test_a_dashboard_envelope_lists_each_engine_and_explains_the_best(cases) -> 
     values = [v for _, v in e.engines if v is not None]
     assert max(values) == pytest.approx(e.predicted)
     assert e.how.startswith("dashboard envelope")
+
+
+def test_a_poisson_latency_case_shows_each_request_draw(cases, capsys) -> None:  # type: ignore[no-untyped-def]
+    from statistics import median
+
+    case_id = "mlperf51-8xh200-nebius-llama2-70b-interactive-ttft"
+    e = explain_case(cases[case_id])
+    assert len(e.draws) == 3 and e.predicted == pytest.approx(median(e.draws))
+    assert min(e.draws) < max(e.draws)  # independent draws of arrivals and output lengths
+    assert main(["validate", "--explain", case_id]) == 0
+    assert "request draws: " in capsys.readouterr().out

@@ -113,6 +113,10 @@ def _print_explanation(e: CaseExplanation) -> None:
     error = "" if e.error is None else f", error {e.error:+.1%}"
     console.print(f"[bold]{e.id}[/]  {e.metric}: measured {e.measured:,.4g}, {verdict}{error}", soft_wrap=True)
     console.print(f"how: {e.how}", soft_wrap=True)
+    if e.draws:
+        values = " / ".join(f"{v:,.4g}" for v in e.draws)
+        spread = (max(e.draws) - min(e.draws)) / e.measured
+        console.print(f"request draws: {values} ({spread:.1%} of the measured value from lowest to highest)")
     for engine, engine_value in e.engines:
         console.print(f"  {engine}: {_number(engine_value)}")
     if e.layouts:

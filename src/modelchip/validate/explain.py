@@ -65,6 +65,8 @@ class CaseExplanation:
     weights_gb_per_device: float | None
     point: OperatingPoint | None
     top_ops_ms: tuple[tuple[str, float, str], ...]
+    draws: tuple[float, ...] = ()
+    """a simulated latency or closed-loop case: each request draw's answer (the prediction is their median)"""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,6 +203,10 @@ def explain_case(case: Case) -> CaseExplanation:
         top = tuple((name, secs * 1e3, bound) for name, secs, bound in step.top_ops(TOP_OPS))
     except (Unsupported, UserError):
         point, top = None, ()
+    draws: tuple[float, ...] = ()
+    if pc.simulator_run(case) in ("at_rate", "closed_loop") and len(pc.simulation_draws(case, chosen)) > 1:
+        # The runs are the ones the prediction simulated (kept per process): no second simulation.
+        draws = tuple(pc._simulated_draw(case, chosen, seed) for seed in pc.simulation_draws(case, chosen))
     return CaseExplanation(
         **base,
         how=envelope + _how(case, chosen),
@@ -214,4 +220,5 @@ def explain_case(case: Case) -> CaseExplanation:
         weights_gb_per_device=plan.weight_bytes / 1e9,
         point=point,
         top_ops_ms=top,
+        draws=draws,
     )
