@@ -177,15 +177,14 @@ def simulated_engine(case: Case, t: Target) -> EngineConfig:
     return sim.engine_under(t, _workload(case), tpot_limit if p99 else None)
 
 
-_SIMULATED_METRICS = frozenset(
-    {
-        Metric.TTFT_MS,
-        Metric.TPOT_MS,
-        Metric.TOKENS_PER_S_PER_USER,
-        Metric.OUTPUT_TOKENS_PER_S,
-        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP,
-    }
-)
+_RUN_METRICS: dict[Metric, Callable[[Case, sim.SteadyStats], float]] = {
+    Metric.TTFT_MS: lambda case, run: run.ttft_mean_s * 1000.0,
+    Metric.TPOT_MS: lambda case, run: run.tpot_mean_s * 1000.0,
+    Metric.TOKENS_PER_S_PER_USER: lambda case, run: 1.0 / run.tpot_mean_s,
+    Metric.OUTPUT_TOKENS_PER_S: lambda case, run: run.output_tokens_per_s / run.chips * case.chips,
+    Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: lambda case, run: run.output_tokens_per_s / run.chips,
+}
+"""What a simulated run answers, per metric (a latency or closed-loop case of another metric is analytical)."""
 
 
 _RUNS: dict[tuple[str, str, int], sim.SteadyStats] = {}
@@ -214,15 +213,7 @@ def _simulated_run(case: Case, t: Target, seed: int) -> sim.SteadyStats:
 def _simulated_draw(case: Case, t: Target, seed: int) -> float:
     """One request draw's answer to a latency or closed-loop case; +inf for a latency that grows without
     bound (no request finished in the run's steady window)."""
-    run = _simulated_run(case, t, seed)
-    values = {
-        Metric.TTFT_MS: run.ttft_mean_s * 1000.0,
-        Metric.TPOT_MS: run.tpot_mean_s * 1000.0,
-        Metric.TOKENS_PER_S_PER_USER: 1.0 / run.tpot_mean_s,
-        Metric.OUTPUT_TOKENS_PER_S: run.output_tokens_per_s / run.chips * case.chips,
-        Metric.OUTPUT_TOKENS_PER_S_PER_CHIP: run.output_tokens_per_s / run.chips,
-    }
-    value = values[case.metric]
+    value = _RUN_METRICS[case.metric](case, _simulated_run(case, t, seed))
     return value if math.isfinite(value) else math.inf
 
 
@@ -241,30 +232,19 @@ def simulation_draws(case: Case, t: Target) -> tuple[int, ...]:
     return sim.SEEDS[:1]
 
 
-def median_of_draws(draws: Sequence[float | None]) -> float | None:
-    """The middle of the draws' answers; None when at least half of the draws have none."""
-    known = sorted(v for v in draws if v is not None)
-    if 2 * len(known) <= len(draws):
-        return None
-    return median(known)
-
-
 def _simulated_value(case: Case, t: Target) -> float | None:
     """Cases whose answer depends on queueing run on the simulator; None for the others. A p99 rate search
     runs one draw (`predict_sim.best_rate_under_p99`); the other cases take the median of their draws."""
     kind = simulator_run(case)
-    if kind is None:
-        return None
-    if kind != "best_rate_under_p99" and case.metric not in _SIMULATED_METRICS:
-        return None
-    draws = simulation_draws(case, t)
     if kind == "best_rate_under_p99":
         w, n = _workload(case), _instances(case, t)
         ttft, tpot, _ = _slo_limits(case)
-        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot, draws[0])
+        rate = sim.best_rate_under_p99(t, n, w, ttft, tpot, sim.SEEDS[0])
         return None if rate is None else rate * w.osl
-    value = median_of_draws([_simulated_draw(case, t, seed) for seed in draws])
-    if value is not None and not math.isfinite(value):
+    if kind is None or case.metric not in _RUN_METRICS:
+        return None
+    value = median(_simulated_draw(case, t, seed) for seed in simulation_draws(case, t))
+    if not math.isfinite(value):
         # No request finished in the run's steady window: the load is past what the deployment serves.
         capacity = an.capacity_requests_per_s(t, _workload(case), _instances(case, t))
         raise Unsupported(
