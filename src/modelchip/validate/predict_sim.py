@@ -14,7 +14,8 @@ first and last quarter (the ramp-up, when the engine is still filling, and the d
 have stopped) are left out. Each run is one random draw of arrivals and output lengths (`seed`). A case
 simulates at least SAMPLE_REQUESTS requests in all: a run shorter than that is repeated with other seeds
 (`seeds_for`, up to `SEEDS`) and the case's answer is the median of the draws (predict_case), so that one
-unlucky draw does not decide it; a run that long by its own size is one draw.
+unlucky draw does not decide it; a run that long by its own size is one draw, and so is a p99 rate
+search (its low-rate probes are the costliest runs of a validation).
 """
 
 from __future__ import annotations
