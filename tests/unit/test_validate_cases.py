@@ -363,3 +363,12 @@ def test_bug_in_predictor_propagates_with_note(tmp_path: Path) -> None:
     with pytest.raises(ZeroDivisionError) as info:
         run_cases([_load_one(tmp_path)], bug)
     assert any("c1" in note for note in info.value.__notes__)
+
+
+def test_cases_of_one_run_share_a_setup_key() -> None:
+    """A run's throughput, TTFT and TPOT cases share their simulations (runner groups by this key)."""
+    cases = {c.id: c for c in load_cases(None)}
+    run = [cases[f"mlperf51-8xmi325x-llama2-70b-interactive{s}"] for s in ("", "-ttft", "-tpot")]
+    assert len({c.metric for c in run}) == 3 and len({c.setup_key() for c in run}) == 1
+    offline = cases["mlperf51-8xmi325x-llama2-70b-offline"]  # same system and model, another workload
+    assert offline.setup_key() != run[0].setup_key()
