@@ -204,9 +204,10 @@ def explain_case(case: Case) -> CaseExplanation:
     except (Unsupported, UserError):
         point, top = None, ()
     draws: tuple[float, ...] = ()
-    if pc.simulator_run(case) in ("at_rate", "closed_loop") and len(pc.simulation_draws(case, chosen)) > 1:
+    seeds = pc.simulation_draws(case, chosen) if pc.simulator_run(case) in ("at_rate", "closed_loop") else ()
+    if len(seeds) > 1:
         # The runs are the ones the prediction simulated (kept per process): no second simulation.
-        draws = tuple(pc._simulated_draw(case, chosen, seed) for seed in pc.simulation_draws(case, chosen))
+        draws = tuple(pc._simulated_draw(case, chosen, seed) for seed in seeds)
     return CaseExplanation(
         **base,
         how=envelope + _how(case, chosen),

@@ -219,13 +219,12 @@ def _simulated_draw(case: Case, t: Target, seed: int) -> float:
 
 def simulation_draws(case: Case, t: Target) -> tuple[int, ...]:
     """Seeds of the request draws a simulated case runs (`predict_sim.seeds_for`: short runs are repeated).
-    A closed loop with fixed lengths has nothing random in it, and a p99 rate search is one draw
-    (`predict_sim.best_rate_under_p99`): one run each."""
+    A p99 rate search is one draw (`predict_sim.best_rate_under_p99`)."""
     w, wl, n = _workload(case), case.workload, _instances(case, t)
     kind = simulator_run(case)
     if kind == "closed_loop":
         assert wl.concurrency is not None  # simulator_run's condition
-        return sim.closed_loop_seeds(n, w, wl.concurrency) if w.osl_cv > 0 else sim.SEEDS[:1]
+        return sim.closed_loop_seeds(n, w, wl.concurrency)
     if kind == "at_rate":
         assert wl.request_rate is not None
         return sim.poisson_seeds(t, n, w, wl.request_rate)
