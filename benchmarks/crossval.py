@@ -131,6 +131,10 @@ def _k_term_off() -> None:
     cost_module._k_factor = lambda t, op: 1.0  # type: ignore[assignment]
 
 
+def _mi300x_fp8(efficiency: float) -> Callable[[], None]:
+    return _with_family("cdna3", gemm={"fp8": efficiency, "int8": efficiency})
+
+
 def _hopper_gemm() -> dict[str, float]:
     return dict(eff.efficiency_table().families["hopper"].gemm)
 
@@ -187,10 +191,12 @@ CHOICES: tuple[Choice, ...] = (
     ),
     Choice(
         "MI300X (750 W) FP8 GEMM under sustained load",
-        "0.44 (mean of 8192^3..32768^3)",
+        "0.40 (MI325X x BF16 MAMF ratio)",
         (
-            Alternative("0.44 (mean of 8192^3..32768^3)", lambda: None),
-            Alternative("0.47 (8192^3 only)", _with_family("cdna3", gemm={"fp8": 0.47, "int8": 0.47})),
+            Alternative("0.40 (MI325X x BF16 MAMF ratio)", lambda: None),
+            Alternative("0.414 (16384^3)", _mi300x_fp8(0.414)),
+            Alternative("0.44 (mean of 8192^3..32768^3)", _mi300x_fp8(0.44)),
+            Alternative("0.47 (8192^3 only)", _mi300x_fp8(0.47)),
         ),
     ),
     Choice(
