@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from modelchip.deploy.layout import Layout
+from modelchip.deploy.precision import FORMAT_BYTES, is_weight_only
 from modelchip.perf.build import build_target
 from modelchip.perf.cost import compute_time
 from modelchip.perf.efficiency import efficiency_table
-from modelchip.perf.ops import Op
+from modelchip.perf.ops import Op, StepShape, step_ops
 
 
 def _compute_s(rows: float) -> float:
@@ -50,3 +53,31 @@ def test_fp4_curve_reproduces_its_source_measurement() -> None:
     achieved = {m: flops[m] / _b200_compute_s(m, "nvfp4") / 1e12 for m in flops}
     assert achieved[512] == pytest.approx(2188, rel=0.1)
     assert achieved[4096] == pytest.approx(3646, rel=0.1)
+
+
+def test_weight_only_formats_are_the_ones_unpacked_in_the_gemm() -> None:
+    assert is_weight_only(FORMAT_BYTES["mxfp4"], "bf16")  # gpt-oss experts on Hopper (W4A16)
+    assert is_weight_only(FORMAT_BYTES["int4"], "fp16")  # AWQ / GPTQ
+    assert not is_weight_only(FORMAT_BYTES["nvfp4"], "nvfp4")  # W4A4 on Blackwell
+    assert not is_weight_only(FORMAT_BYTES["fp8"], "fp8")
+    assert not is_weight_only(FORMAT_BYTES["bf16"], "bf16")
+
+
+def test_weight_only_gemms_lose_compute_rate_but_stream_the_narrow_weights() -> None:
+    """W4A16 (Marlin, sglang PR 38884): the MMAs share issue slots with unpacking, the weights stay 4-bit."""
+    t = build_target("openai/gpt-oss-20b", "h100-sxm", Layout())
+    rows, n, k = 4096.0, 5760.0, 2880.0
+    packed = Op("g", "gemm", 2.0 * rows * n * k, n * k * FORMAT_BYTES["mxfp4"], "bf16", rows, k=k, weight_only=True)
+    plain = replace(packed, weight_only=False)
+    (c_packed, m_packed), (c_plain, m_plain) = compute_time(t, packed), compute_time(t, plain)
+    assert float(c_packed) == pytest.approx(float(c_plain) / efficiency_table().weight_only_gemm)
+    assert float(m_packed) == float(m_plain)
+
+
+def test_gpt_oss_experts_on_hopper_are_built_weight_only() -> None:
+    t = build_target("openai/gpt-oss-20b", "h100-sxm", Layout())
+    shape = StepShape("decode", 256.0, 1.0, 1024.0)
+    experts = [op for op in step_ops(t, shape) if op.name.startswith("moe.experts")]
+    assert experts and all(op.weight_only and op.fmt == "bf16" for op in experts)
+    blackwell = build_target("openai/gpt-oss-20b", "b200", Layout())
+    assert not any(op.weight_only for op in step_ops(blackwell, shape) if op.kind == "gemm")

@@ -92,6 +92,12 @@ def native_gemm_format(chip: ChipSpec, requested: str) -> str:
     )
 
 
+def is_weight_only(weight_bytes: float, gemm_format: str) -> bool:
+    """Weights stored narrower than the GEMM's math format are unpacked inside the GEMM (W4A16: Marlin,
+    Machete, TensorRT-LLM's TRITON MoE on Hopper) rather than fed to the MMAs as they are."""
+    return weight_bytes < FORMAT_BYTES[gemm_format] * 0.99
+
+
 def _storage_bytes(requested: str, compute_fmt: str) -> float:
     if requested in STORAGE_NEEDS_NATIVE and compute_fmt not in (requested, "fp8", "mxfp8"):
         return FORMAT_BYTES[compute_fmt]

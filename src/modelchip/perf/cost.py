@@ -83,6 +83,9 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
         m_eff = np.maximum(op.m, SWAP_AB_ROWS)
         m_half = t.gemm_m_half_fp4 if op.fmt in FP4_FORMATS else t.gemm_m_half
         e_gemm = eff.gemm_efficiency(op.fmt) * m_eff / (m_eff + m_half) * _k_factor(t, op)
+        if op.weight_only:
+            # Unpacking 4-bit weights competes with the MMAs for issue slots (efficiency.yaml).
+            e_gemm = e_gemm * t.weight_only_gemm
         return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.memory)
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)

@@ -49,6 +49,10 @@ class EfficiencyTable(_Frozen):
     gemm_m_half_source: str
     gemm_m_half_fp4: float = Field(gt=0)
     gemm_m_half_fp4_source: str
+    weight_only_gemm: float = Field(gt=0, le=1)
+    """weight-only GEMMs (weights stored narrower than the math, unpacked in the main loop: W4A16) reach this
+    share of the math format's GEMM efficiency."""
+    weight_only_gemm_source: str
     gemm_k_half: float = Field(gt=0)
     gemm_k_half_reference_flops: float = Field(gt=0)
     """the FP8 peak per device (FLOP/s) of the chip gemm_k_half was measured on; k_half scales with it."""

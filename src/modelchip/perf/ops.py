@@ -17,6 +17,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from modelchip.deploy.precision import is_weight_only
 from modelchip.models.schema import AttentionSpec, LayerSpec, MLPSpec
 from modelchip.perf.target import Target
 
@@ -97,11 +98,13 @@ class Op:
     forwarded inside it (DeepEP normal mode, used for prefill); False: one copy per expert (low-latency mode)."""
     k: float = 0.0
     """GEMM reduction length, for shape-dependent efficiency (0: not a GEMM)."""
+    weight_only: bool = False
+    """GEMM whose weights are stored narrower than its math format and unpacked in the main loop (W4A16)."""
 
 
 def _gemm(name: str, m: Num, n: Num, k: float, weight_bytes: float, fmt: str, count: float) -> Op:
     traffic = n * k * weight_bytes + m * (n + k) * ACT_BYTES
-    return Op(name, "gemm", 2.0 * m * n * k, traffic, fmt, m, count, k=k)
+    return Op(name, "gemm", 2.0 * m * n * k, traffic, fmt, m, count, k=k, weight_only=is_weight_only(weight_bytes, fmt))
 
 
 def _attended(att: AttentionSpec, shape: StepShape) -> Num:
@@ -250,8 +253,9 @@ def moe_ops(mlp: MLPSpec, h: int, t: Target, shape: StepShape, count: float) -> 
 
     def grouped(name: str, n: float, k: float) -> Op:
         # One grouped GEMM over the local experts: the weights of the touched experts, the routed rows.
-        traffic = touched * n * k * t.precision.moe_weight_bytes + load * (n + k) * ACT_BYTES
-        return Op(name, "gemm", 2.0 * load * n * k, traffic, t.precision.moe_gemm_format, rows, count, k=k)
+        wb, fmt = t.precision.moe_weight_bytes, t.precision.moe_gemm_format
+        traffic = touched * n * k * wb + load * (n + k) * ACT_BYTES
+        return Op(name, "gemm", 2.0 * load * n * k, traffic, fmt, rows, count, k=k, weight_only=is_weight_only(wb, fmt))
 
     ops = [
         _gemm("moe.router", shape.tokens, mlp.num_experts, h, ACT_BYTES, "bf16", count),

@@ -39,6 +39,7 @@ class Target:
     moe_imbalance: float
     gemm_m_half: float
     gemm_m_half_fp4: float
+    weight_only_gemm: float
     gemm_k_half: float
     gemm_k_half_reference_flops: float
     gemm_k_reference: float
@@ -86,6 +87,7 @@ def make_target(
         moe_imbalance=engines.moe_imbalance,
         gemm_m_half=table.gemm_m_half,
         gemm_m_half_fp4=table.gemm_m_half_fp4,
+        weight_only_gemm=table.weight_only_gemm,
         gemm_k_half=table.gemm_k_half,
         gemm_k_half_reference_flops=table.gemm_k_half_reference_flops,
         gemm_k_reference=table.gemm_k_reference,
