@@ -156,16 +156,18 @@ def test_chips_with_power_headroom_take_the_gh200_over_h100_mamf_ratio() -> None
 
 
 def test_mi300x_gemms_are_its_sustained_figures_and_the_mi325x_keeps_more() -> None:
-    """kernels.md 1.2, hipBLASLt FP8 on the 750 W MI300X: 46.8% at 8192^3, 41.4% at 16384^3 and 43.7% at
-    32768^3 (longer GEMMs lose throughput; Hopper's gain); serving is sustained load, so the mean. 1.1: MAMF
-    BF16 51.4% on the MI300X against 60.4% on the 1000 W MI325X, the same CDNA3 compute."""
+    """kernels.md 1.1: MAMF BF16 51.4% on the 750 W MI300X against 60.4% on the 1000 W MI325X, the same CDNA3
+    compute; the MI300X's FP8 figure is the MI325X's scaled by that measured ratio (stop 18), which puts it
+    at or below the lowest point of its own hipBLASLt FP8 sweep (1.2: 46.8 / 41.4 / 43.7% at 8192^3..32768^3)."""
     from modelchip.perf.efficiency import efficiency_table
 
     table = efficiency_table()
     mi300x, mi325x = table.for_chip("mi300x"), table.for_chip("mi325x")
-    assert mi300x.gemm_efficiency("fp8") == pytest.approx((46.8 + 41.4 + 43.7) / 3 / 100, abs=0.005)
     assert mi300x.gemm_efficiency("bf16") == pytest.approx(0.514, abs=0.005)
     assert mi325x.gemm_efficiency("bf16") == pytest.approx(0.604, abs=0.005)
+    mamf_ratio = mi300x.gemm_efficiency("bf16") / mi325x.gemm_efficiency("bf16")
+    assert mi300x.gemm_efficiency("fp8") == pytest.approx(mi325x.gemm_efficiency("fp8") * mamf_ratio, abs=0.005)
+    assert mi300x.gemm_efficiency("fp8") <= 0.414
     # the part with power headroom is never the slower one, and the rest of the family is shared
     for fmt in ("bf16", "fp8", "int8"):
         assert mi325x.gemm_efficiency(fmt) > mi300x.gemm_efficiency(fmt)
