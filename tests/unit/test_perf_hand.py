@@ -285,6 +285,12 @@ def test_fp4_on_h100_runs_weight_only_in_bf16_from_4_bit_storage() -> None:
         assert plan.gemm_format == "bf16"
         assert plan.weight_bytes == pytest.approx(storage)  # not re-quantised: the 4-bit weights stay
         assert any(fmt in n and "bf16" in n for n in plan.notes)
+        assert all("weight-only" in n for n in plan.notes)  # the output says how it runs
+
+
+def test_fp8_on_ascend_is_requantised_not_weight_only() -> None:
+    plan = resolve_precision(load_catalog().chip("ascend-910c"), weights="fp8")
+    assert not any("weight-only" in n for n in plan.notes)
 
 
 def test_nvfp4_on_b200_is_native() -> None:

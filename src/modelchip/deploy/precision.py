@@ -104,10 +104,13 @@ def _storage_bytes(requested: str, compute_fmt: str) -> float:
     return FORMAT_BYTES[requested]
 
 
-def _conversion_note(chip: ChipSpec, role: str, requested: str, actual: str) -> str | None:
+def _conversion_note(chip: ChipSpec, role: str, requested: str, actual: str, stored: str) -> str | None:
     if requested == actual or (requested == "fp8-ue8m0" and actual in ("fp8", "mxfp8")):
         return None
-    return f"{chip.id} has no native {requested}: {role} GEMMs run in {actual}"
+    note = f"{chip.id} has no native {requested}: {role} GEMMs run in {actual}"
+    if is_weight_only(_storage_bytes(stored, actual), actual):
+        note += f", weight-only: the weights stay {stored} in memory and are unpacked inside the GEMM"
+    return note
 
 
 def resolve_precision(
@@ -142,8 +145,8 @@ def resolve_precision(
     notes = [
         n
         for n in (
-            _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm),
-            _conversion_note(chip, "MoE expert", moe_request, moe_gemm),
+            _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm, weights),
+            _conversion_note(chip, "MoE expert", moe_request, moe_gemm, moe),
             None if kv == kv_cache else f"{chip.id} has no native {kv_cache}: KV cache stored in {kv}",
         )
         if n
