@@ -266,10 +266,11 @@ def leave_one_source_out(sources: Sequence[str], table: dict[str, list[float | N
         scored = [i for i in members if i in usable]
         train = [i for i in usable if i not in inside]
         losses = {label: loss([table[label][i] for i in train]) for label in table}  # type: ignore[misc]
-        best = min(losses, key=losses.__getitem__)
-        tied = sum(1 for value in losses.values() if abs(value - losses[best]) < 1e-12) > 1
-        # A tie (the other sources cannot tell the alternatives apart) keeps the first listed, the
-        # shipped value, and is counted as a tie, not as a pick.
+        lowest = min(losses.values())
+        # A tie (the other sources cannot tell the alternatives apart, up to rounding) keeps the first
+        # listed, the shipped value, and is counted as a tie, not as a pick.
+        tied_labels = [label for label, value in losses.items() if value - lowest < 1e-12]
+        best, tied = tied_labels[0], len(tied_labels) > 1
         picked["tie" if tied else best] += len(scored)
         held_out.extend(table[best][i] for i in scored)  # type: ignore[misc]
     return held_out, picked

@@ -51,3 +51,12 @@ def test_ties_are_counted_as_ties(crossval) -> None:  # type: ignore[no-untyped-
     table = {"x": [0.1, 0.2, 0.3], "y": [0.1, 0.2, 0.3]}
     _, picked = crossval.leave_one_source_out(sources, table)
     assert picked == {"tie": 3}
+
+
+def test_a_tie_up_to_rounding_keeps_the_shipped_value(crossval) -> None:  # type: ignore[no-untyped-def]
+    """An alternative lower by float noise alone is a tie, and the held-out source keeps the first listed."""
+    sources = ["a", "b", "c"]
+    table = {"shipped": [0.1, 0.2, 0.3], "other": [0.1 - 1e-15, 0.2 - 1e-15, 0.3 - 1e-15]}
+    held_out, picked = crossval.leave_one_source_out(sources, table)
+    assert picked == {"tie": 3}
+    assert held_out == table["shipped"]
