@@ -288,6 +288,13 @@ def test_fp4_on_h100_runs_weight_only_in_bf16_from_4_bit_storage() -> None:
         assert all("weight-only" in n for n in plan.notes)  # the output says how it runs
 
 
+def test_requested_w4a16_is_noted_as_weight_only() -> None:
+    """4-bit experts asked for with BF16 activations run W4A16 on any chip, Blackwell included."""
+    plan = resolve_precision(load_catalog().chip("b200"), weights="bf16", moe="mxfp4")
+    assert plan.moe_gemm_format == "bf16"
+    assert [n for n in plan.notes if "weight-only" in n and "MoE expert" in n]
+
+
 def test_fp8_on_ascend_is_requantised_not_weight_only() -> None:
     plan = resolve_precision(load_catalog().chip("ascend-910c"), weights="fp8")
     assert not any("weight-only" in n for n in plan.notes)

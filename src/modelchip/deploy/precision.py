@@ -105,12 +105,12 @@ def _storage_bytes(requested: str, compute_fmt: str) -> float:
 
 
 def _conversion_note(chip: ChipSpec, role: str, requested: str, actual: str, stored: str) -> str | None:
+    weight_only = is_weight_only(_storage_bytes(stored, actual), actual)
+    unpacked = f"weight-only: the weights stay {stored} in memory and are unpacked inside the GEMM"
     if requested == actual or (requested == "fp8-ue8m0" and actual in ("fp8", "mxfp8")):
-        return None
+        return f"{role} GEMMs run in {actual}, {unpacked}" if weight_only else None
     note = f"{chip.id} has no native {requested}: {role} GEMMs run in {actual}"
-    if is_weight_only(_storage_bytes(stored, actual), actual):
-        note += f", weight-only: the weights stay {stored} in memory and are unpacked inside the GEMM"
-    return note
+    return f"{note}, {unpacked}" if weight_only else note
 
 
 def resolve_precision(
