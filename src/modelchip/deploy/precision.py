@@ -104,8 +104,10 @@ def _storage_bytes(requested: str, compute_fmt: str) -> float:
     return FORMAT_BYTES[requested]
 
 
-def _conversion_note(chip: ChipSpec, role: str, requested: str, actual: str, stored: str) -> str | None:
-    weight_only = is_weight_only(_storage_bytes(stored, actual), actual)
+def _conversion_note(
+    chip: ChipSpec, role: str, requested: str, actual: str, stored: str, stored_bytes: float
+) -> str | None:
+    weight_only = is_weight_only(stored_bytes, actual)
     unpacked = f"weight-only: the weights stay {stored} in memory and are unpacked inside the GEMM"
     if requested == actual or (requested == "fp8-ue8m0" and actual in ("fp8", "mxfp8")):
         return f"{role} GEMMs run in {actual}, {unpacked}" if weight_only else None
@@ -142,11 +144,12 @@ def resolve_precision(
     # FP8 rate. (FlashMLA's FP8 cache is dequantised to BF16 instead: the CUDA-core bound in perf/cost.py.)
     attention = attention or ("fp8" if kv == "fp8" else "bf16")
     attn = native_gemm_format(chip, attention)
+    weight_bytes, moe_weight_bytes = _storage_bytes(weights, gemm), _storage_bytes(moe, moe_gemm)
     notes = [
         n
         for n in (
-            _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm, weights),
-            _conversion_note(chip, "MoE expert", moe_request, moe_gemm, moe),
+            _conversion_note(chip, "dense", _gemm_request(weights, activations), gemm, weights, weight_bytes),
+            _conversion_note(chip, "MoE expert", moe_request, moe_gemm, moe, moe_weight_bytes),
             None if kv == kv_cache else f"{chip.id} has no native {kv_cache}: KV cache stored in {kv}",
         )
         if n
@@ -160,8 +163,8 @@ def resolve_precision(
         gemm_format=gemm,
         moe_gemm_format=moe_gemm,
         attention_format=attn,
-        weight_bytes=_storage_bytes(weights, gemm),
-        moe_weight_bytes=_storage_bytes(moe, moe_gemm),
+        weight_bytes=weight_bytes,
+        moe_weight_bytes=moe_weight_bytes,
         kv_bytes=FORMAT_BYTES[kv],
         notes=tuple(notes),
     )
