@@ -73,6 +73,8 @@ class EfficiencyTable(_Frozen):
 class EngineProfile(_Frozen):
     step_overhead_s: float = Field(ge=0)
     kernel_overhead_s: float = Field(ge=0)
+    eager_launch_s: float = Field(default=0.0, ge=0)
+    """host time to launch one op without CUDA/HIP graphs (0: graphs replay the step)."""
     two_batch_overlap: bool
     source: str
     attention_dp_context_sync_steps: int = Field(default=0, ge=0)
@@ -83,6 +85,11 @@ class EngineProfile(_Frozen):
     `full_length` reserves a request's prompt plus its maximum output before it starts (TensorRT-LLM's
     default GUARANTEED_NO_EVICT capacity scheduler), so fewer requests run at once."""
     kv_reservation_source: str = ""
+    chunked_prefill: bool = True
+    """False: waiting prompts run whole in prefill-only steps that pause the decodes (vLLM V0's default)."""
+    scheduler_steps: int = Field(default=1, ge=1)
+    """vLLM V0 multi-step scheduling: decode steps per scheduler pass (new prompts start between runs)."""
+    scheduler_source: str = ""
 
 
 class EngineTable(_Frozen):

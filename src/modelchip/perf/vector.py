@@ -15,6 +15,7 @@ import numpy.typing as npt
 from modelchip.perf.analytic import Workload, prefill_cost_per_token
 from modelchip.perf.cost import op_time
 from modelchip.perf.ops import StepShape, step_ops
+from modelchip.perf.step import host_launch_s
 from modelchip.perf.target import Target
 
 Array = npt.NDArray[np.float64]
@@ -24,16 +25,20 @@ def _schedule_time(t: Target, shape: StepShape, overlap: bool) -> Array:
     run = replace(shape, sequences=shape.sequences / 2) if overlap else shape
     compute = np.zeros(np.shape(shape.sequences))
     comm = np.zeros(np.shape(shape.sequences))
+    kernels = 0.0
     for op in step_ops(t, run):
+        kernels += float(op.count)
         if op.kind == "comm":
             comm = comm + op_time(t, op) * op.count
         else:
             compute = compute + op_time(t, op) * op.count
     if not overlap:
-        return np.asarray(compute + comm + t.engine.step_overhead_s, dtype=np.float64)
+        body = np.maximum(compute + comm, host_launch_s(t, kernels))
+        return np.asarray(body + t.engine.step_overhead_s, dtype=np.float64)
     compute, comm = 2 * compute, 2 * comm
     hidden = t.overlap_efficiency * np.minimum(compute, comm)
-    return np.asarray(compute + comm - hidden + t.engine.step_overhead_s, dtype=np.float64)
+    body = np.maximum(compute + comm - hidden, host_launch_s(t, 2 * kernels))
+    return np.asarray(body + t.engine.step_overhead_s, dtype=np.float64)
 
 
 def step_times(t: Target, shape: StepShape) -> Array:

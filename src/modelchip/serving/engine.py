@@ -14,6 +14,11 @@ step's tokens the newest sequence is preempted and later recomputed (vLLM's defa
 Engines that reserve a request's whole length up front (TensorRT-LLM's GUARANTEED_NO_EVICT, the
 target engine's `kv_reservation`) admit a prompt only while the reservations of the admitted requests
 plus its own prompt + output fit in the cache, so they never preempt.
+
+Without chunked prefill (vLLM V0's default scheduler) waiting prompts run first, whole, in a step of
+their own that pauses every decode; with multi-step scheduling (V0 `num_scheduler_steps` N) a decode
+batch runs N steps between scheduler passes, so a new prompt waits for the run to end, and sequences
+that finish inside a run hold their slot to its end (vllm-project/vllm #7000).
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class Request:
 @dataclass(frozen=True)
 class StepPlan:
     duration_s: float
+    """the whole event: one step, or a multi-step decode run of `steps` steps of `duration_s / steps`"""
+    steps: int
     decoding: int
     prefill_tokens: int
     running: int
@@ -92,6 +99,9 @@ class Instance:
         self.max_tokens = engine.max_batched_tokens_per_rank * ranks
         self.max_chunk = engine.max_batched_tokens_per_rank
         self.block = engine.block_tokens
+        self.chunked = engine.chunked_prefill
+        self.run_steps = engine.scheduler_steps
+        self.decode_steps = 0  # decode steps of the event in flight (0: a prefill-only step)
         self.capacity = (int(clock.kv_capacity_tokens) // self.block) * self.block
         self.reserve_full = not prefill_only and clock.reserve_full_length
         self.reserved = 0  # tokens reserved by admitted requests (full-length reservation only)
@@ -228,18 +238,45 @@ class Instance:
             self.prefill_held += r.cached + chunk
             r.done = chunk
 
+    def _plan_whole_prompts(self) -> None:
+        """Without chunked prefill: waiting prompts, whole, in arrival order while the token budget, the
+        running-batch cap and free KV blocks allow (the first one always fits the budget)."""
+        self.chunks = []
+        budget = self.max_tokens
+        if self._holding_prompts():
+            return
+        while self.waiting and len(self.running) + len(self.prefilling) < self.max_running:
+            r = self.waiting[0]
+            over_budget = r.todo > budget and bool(self.chunks)
+            if over_budget or r.todo > self.free_tokens() - r.cached - (self.block - 1) or not self._reserve(r):
+                break
+            self.waiting.popleft()
+            r.cost_tok = self.clock.prefill_token_s(r.isl + r.generated, r.cached)
+            self.prefilling.append(r)
+            self.chunks.append((r, r.todo))
+            budget -= r.todo
+            self.prefill_held += r.cached + r.todo
+            r.done = r.todo
+
     def start_step(self) -> StepPlan | None:
-        """Schedule the next step; None when there is nothing to run."""
+        """Schedule the next step (or multi-step decode run); None when there is nothing to run."""
         self._admit_ready()
         growth = self.clock.tokens_in_flight
-        while self.running and self.free_tokens() < len(self.running) * growth:
+        while self.running and self.free_tokens() < len(self.running) * growth * self.run_steps:
             self._preempt_one()
-        self._plan_prefill(self.max_tokens - len(self.running) * growth)
+        if self.chunked:
+            self._plan_prefill(self.max_tokens - len(self.running) * growth)
+        else:
+            self._plan_whole_prompts()
         while not self.chunks and not self.running and self.prefilling:
             self._preempt_one()  # prompts mid-prefill hold every free block: restart the newest
             self._plan_prefill(self.max_tokens)
         if not self.chunks and not self.running:
             return None
+        if self.chunks:
+            self.decode_steps = 1 if self.chunked else 0
+        else:
+            self.decode_steps = self.run_steps
         # Prefill work is spread over the attention ranks, which run in parallel (the analytical model's
         # assumption too; with attention DP one prompt's attention runs on one rank, but its expert
         # GEMMs, most of the work for MoE models, are spread over the EP group).
@@ -249,16 +286,19 @@ class Instance:
             prefill_s += chunk * r.cost_tok
             prefill_tokens += chunk
         prefill_s /= self.clock.ranks
-        n = len(self.running)
+        n = len(self.running) if self.decode_steps else 0
+        steps = max(self.decode_steps, 1)
         context = (self.sum_base + n * self.g) / n if n else 0.0
-        duration = self.clock.step_s(n, context, prefill_s)
+        context += (steps - 1) / 2 * self.clock.tokens_per_step  # a run's mean context
+        duration = steps * self.clock.step_s(n, context, prefill_s)
         queued = len(self.waiting) + len(self.ready)
-        return StepPlan(duration, n, prefill_tokens, n + len(self.prefilling), queued, self.used_bound())
+        running = len(self.running) + len(self.prefilling)
+        return StepPlan(duration, steps, n, prefill_tokens, running, queued, self.used_bound())
 
     def finish_step(self, now: float) -> tuple[list[Request], list[Request]]:
         """Apply the step that ends at `now`: (requests finished, prompts handed off to decode)."""
-        self.g += self.clock.tokens_per_step
-        self.steps += 1
+        self.g += self.clock.tokens_per_step * self.decode_steps
+        self.steps += max(self.decode_steps, 1)
         finished: list[Request] = []
         heap = self.heap
         while heap and heap[0][0] <= self.g + 1e-9:

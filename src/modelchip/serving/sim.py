@@ -140,14 +140,16 @@ class Simulation:
             return
         inst.busy = True
         log = self.log
-        log.time_s.append(now)
-        log.instance.append(idx)
-        log.duration_s.append(plan.duration_s)
-        log.decoding.append(plan.decoding)
-        log.prefill_tokens.append(plan.prefill_tokens)
-        log.running.append(plan.running)
-        log.queued.append(plan.queued)
-        log.kv_used.append(plan.kv_used_tokens / inst.capacity)
+        step_s = plan.duration_s / plan.steps
+        for k in range(plan.steps):  # a multi-step decode run logs each of its steps
+            log.time_s.append(now + k * step_s)
+            log.instance.append(idx)
+            log.duration_s.append(step_s)
+            log.decoding.append(plan.decoding)
+            log.prefill_tokens.append(plan.prefill_tokens if k == 0 else 0)
+            log.running.append(plan.running)
+            log.queued.append(plan.queued)
+            log.kv_used.append(plan.kv_used_tokens / inst.capacity)
         self._push(now + plan.duration_s, END, idx)
 
     def _end(self, now: float, idx: int) -> None:

@@ -27,6 +27,12 @@ class EngineConfig:
     """max_num_batched_tokens: decode tokens plus prefill chunk tokens per step."""
     block_tokens: int = 16
     """paged-KV block size; a sequence holds ceil(tokens / block) blocks."""
+    chunked_prefill: bool = True
+    """True: prefill chunks share steps with decodes (vLLM V1, SGLang, TensorRT-LLM). False: vLLM V0's
+    default scheduler, where waiting prompts run whole in a prefill-only step that pauses every decode."""
+    scheduler_steps: int = 1
+    """vLLM V0 multi-step scheduling (num_scheduler_steps): a decode batch runs this many steps before the
+    scheduler runs again, so new prompts start only at the end of such a run (vllm-project/vllm #7000)."""
 
 
 def step_budget_under(
@@ -102,6 +108,8 @@ def check_spec(spec: SimulationSpec) -> None:
         e = pool.engine
         if e.max_running_per_rank < 1 or e.max_batched_tokens_per_rank < 1 or e.block_tokens < 1:
             raise UserError("--max-batch, --max-batched-tokens and the KV block size must be >= 1")
+        if e.scheduler_steps < 1:
+            raise UserError(f"--scheduler-steps must be >= 1 (got {e.scheduler_steps})")
 
 
 def offered_load(spec: SimulationSpec) -> float | None:

@@ -20,6 +20,7 @@ from modelchip.models.hf import load_model
 from modelchip.models.schema import ModelSpec
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
+from modelchip.perf.efficiency import engine_table
 from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
 from modelchip.serving import EngineConfig
@@ -33,6 +34,7 @@ DEFAULT_PREFILL_TOKENS_PER_CHIP = 16384.0  # SGLang/DeepSeek prefill batches (ke
 # spread (cv = 1). Synthetic benchmarks (trtllm-bench, SGLang/vLLM random sets, InferenceX) fix the
 # lengths: cv = 0. A case may state its own `workload.osl_cv`.
 DATASET_OSL_CV = 1.0
+AMD_MLPERF_ENGINE = "vllm-v0-multistep"
 
 
 def _layout_given(case: Case) -> bool:
@@ -66,6 +68,11 @@ def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     prec = case.precision
     request = PrecisionRequest(prec.weights, prec.activations, prec.kv_cache, prec.moe, prec.attention)
     target = build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
+    if case.trust == "mlperf" and target.engine_name == "vllm" and target.chip.vendor == "amd":
+        # AMD's MLPerf harness, which the other Instinct submitters reuse, runs vLLM's V0 engine with
+        # multi-step scheduling and without chunked prefill (engines.yaml, vllm-v0-multistep).
+        profile = engine_table().profile(AMD_MLPERF_ENGINE)
+        target = replace(target, engine_name=AMD_MLPERF_ENGINE, engine=profile)
     if case.trust == "mlperf" and target.engine.kv_reservation != "current":
         # MLPerf harnesses admit by the current length: NVIDIA's (which the other TensorRT-LLM submitters
         # reuse) sets batch_scheduler_policy max_util over TensorRT-LLM's GUARANTEED_NO_EVICT default.

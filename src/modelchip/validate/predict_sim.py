@@ -123,10 +123,14 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
 def engine_under(t: Target, w: an.Workload, tpot_limit_s: float | None) -> EngineConfig:
     """The validation engine, with its token budget sized to the TPOT limit when there is one
     (`serving.step_budget_under`)."""
-    if tpot_limit_s is None:
-        return VALIDATION_ENGINE
-    budget = step_budget_under(t, w.isl, tpot_limit_s, VALIDATION_ENGINE.max_batched_tokens_per_rank)
-    return replace(VALIDATION_ENGINE, max_batched_tokens_per_rank=budget)
+    profile = t.engine
+    engine = replace(
+        VALIDATION_ENGINE, chunked_prefill=profile.chunked_prefill, scheduler_steps=profile.scheduler_steps
+    )
+    if tpot_limit_s is None or not engine.chunked_prefill:
+        return engine  # without chunked prefill the budget bounds whole prompts, not a step's stall
+    budget = step_budget_under(t, w.isl, tpot_limit_s, engine.max_batched_tokens_per_rank)
+    return replace(engine, max_batched_tokens_per_rank=budget)
 
 
 def _run(
@@ -162,7 +166,7 @@ def closed_loop_seeds(instances: int, w: an.Workload, concurrency: int) -> tuple
 
 def closed_loop(t: Target, instances: int, w: an.Workload, concurrency: int, seed: int = 0) -> SteadyStats:
     per_instance = max(1, round(concurrency / instances))
-    return _run(t, instances, _workload(w, ClosedLoop(per_instance), per_instance), seed=seed)
+    return _run(t, instances, _workload(w, ClosedLoop(per_instance), per_instance), engine_under(t, w, None), seed)
 
 
 def best_rate_under_p99(
