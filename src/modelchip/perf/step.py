@@ -82,11 +82,11 @@ def _run(t: Target, shape: StepShape, overlap: bool) -> StepResult:
         body = compute + comm
         exposed = comm
     launches = host_launch_s(t, sum(c.op.count for c in costs))
-    overhead = t.engine.step_overhead_s + max(launches - body, 0.0)
-    body = max(body, launches)
+    overhead = t.engine.step_overhead_s + max(launches - body, 0.0)  # launches the GPU work does not cover
     by_bound["communication"] = exposed
     by_bound["overhead"] = by_bound.get("overhead", 0.0) + overhead
-    bound = max(by_bound, key=lambda b: by_bound[b])
+    # a step whose GPU work waits on the host's launches is bound by them
+    bound: Bound = "overhead" if launches > body else max(by_bound, key=lambda b: by_bound[b])
     return StepResult(body + overhead, compute, comm, exposed, overhead, bound, tuple(costs), shape, overlap)
 
 
