@@ -67,16 +67,27 @@ def _with_blackwell(**fields: object) -> Callable[[], None]:
     return apply
 
 
-def _with_trtllm(**fields: object) -> Callable[[], None]:
-    """Patch TensorRT-LLM's engine profile."""
+def _with_engine(name: str, **fields: object) -> Callable[[], None]:
+    """Patch one engine profile."""
 
     def apply() -> None:
         table = target_module.engine_table()  # as already patched, so that patches compose
-        engines = {**table.engines, "trtllm": table.engines["trtllm"].model_copy(update=fields)}
+        engines = {**table.engines, name: table.engines[name].model_copy(update=fields)}
         patched = table.model_copy(update={"engines": engines})
         target_module.engine_table = lambda: patched  # type: ignore[assignment]
+        pc.engine_table = lambda: patched  # type: ignore[assignment]
 
     return apply
+
+
+def _with_trtllm(**fields: object) -> Callable[[], None]:
+    """Patch TensorRT-LLM's engine profile."""
+    return _with_engine("trtllm", **fields)
+
+
+def _with_amd_harness(**fields: object) -> Callable[[], None]:
+    """Patch the engine profile of AMD's MLPerf harness (vLLM V0)."""
+    return _with_engine(pc.AMD_MLPERF_ENGINE, **fields)
 
 
 def _with_osl_cv(cv: float) -> Callable[[], None]:
@@ -205,6 +216,21 @@ CHOICES: tuple[Choice, ...] = (
         (
             Alternative("on (x B200/GB200, B300/GB200 MAMF)", lambda: None),
             Alternative("off (GB200 figures)", _blackwell_gemm_as_gb200),
+        ),
+    ),
+    Choice(
+        "AMD's MLPerf harness (vLLM V0)",
+        "9-step runs, no chunked prefill, eager 41 us per op",
+        (
+            Alternative("9-step runs, no chunked prefill, eager 41 us per op", lambda: None),
+            Alternative("eager 36 us (sglang flashinfer)", _with_amd_harness(eager_launch_s=36e-6)),
+            Alternative("eager 53 us (vLLM PR 1440)", _with_amd_harness(eager_launch_s=53e-6)),
+            Alternative("graphs (no eager floor)", _with_amd_harness(eager_launch_s=0.0)),
+            Alternative("3-step runs (MI325X Interactive v5.0)", _with_amd_harness(scheduler_steps=3)),
+            Alternative(
+                "off (vLLM V1 defaults)",
+                _with_amd_harness(chunked_prefill=True, scheduler_steps=1, eager_launch_s=0.0),
+            ),
         ),
     ),
     Choice(

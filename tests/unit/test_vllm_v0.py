@@ -90,3 +90,13 @@ def test_amd_mlperf_cases_run_the_v0_harness() -> None:
     assert engine.max_batched_tokens_per_rank == sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
     plain = build_target(amd.model, "mi300x", Layout(), engine="vllm")
     assert plain.engine.chunked_prefill and plain.engine.scheduler_steps == 1
+
+
+def test_eager_launch_cost_is_the_median_of_three_measured_eager_steps() -> None:
+    """engines.yaml: batch-1 eager decode steps of 32-layer Llamas (sglang PR 1401: 9.28 and 8.23 ms;
+    vLLM PR 1440: 12 ms per token), each spread over the model's ops of that step."""
+    t = build_target(MODEL, "h100-sxm", Layout(), engine=pc.AMD_MLPERF_ENGINE)
+    ops = sum(op.count for op in step_ops(t, StepShape("decode", 1, 1, 1000)))
+    assert ops == 226
+    per_op = sorted(step / ops for step in (9.28e-3, 8.23e-3, 12.0e-3))
+    assert t.engine.eager_launch_s == pytest.approx(per_op[1], rel=0.01)
