@@ -124,3 +124,18 @@ def test_token_budget_auto_fits_the_tpot_limit(capsys: pytest.CaptureFixture[str
                          (("--max-batched-tokens", "12x"), "cannot read '12x'")):  # fmt: skip
         code, _, err = _run(capsys, "--rate", "4", "--requests", "60", *bad)
         assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_v0_scheduler_flags_lengthen_the_wait_for_a_first_token(capsys: pytest.CaptureFixture[str]) -> None:
+    """The V0 engine (no chunked prefill, 9-step runs) holds a new prompt until the running batch's run
+    ends; the flags override the engine's own scheduler settings."""
+    args = ("--workload", "chat", "--rate", "2", "--requests", "200")
+    v0 = _json(capsys, *args, "--engine", "vllm-v0-multistep")
+    v1 = _json(capsys, *args, "--engine", "vllm")
+    forced = _json(capsys, *args, "--engine", "vllm", "--no-chunked-prefill", "--scheduler-steps", "9")
+    assert v0["ttft"]["mean_s"] > 1.5 * v1["ttft"]["mean_s"]
+    assert forced["ttft"]["mean_s"] > 1.5 * v1["ttft"]["mean_s"]
+    code, out, _ = _run(capsys, *args, "--engine", "vllm-v0-multistep")
+    assert code == 0 and "whole prompts in prefill-only steps, 9-step decode runs" in out
+    code, _, err = _run(capsys, *args, "--scheduler-steps", "0")
+    assert code != 0 and "--scheduler-steps must be >= 1" in err and "Traceback" not in err

@@ -95,6 +95,14 @@ def simulate(
         "--max-batched-tokens",
         help="tokens per step per attention rank, or 'auto': the most whose step fits --slo-tpot",
     ),
+    scheduler_steps: int | None = typer.Option(
+        None, "--scheduler-steps", help="vLLM V0 multi-step: decode steps per scheduler pass (default: the engine's)"
+    ),
+    chunked_prefill: bool | None = typer.Option(
+        None,
+        "--chunked-prefill/--no-chunked-prefill",
+        help="prefill chunks share steps with decodes, or prompts run whole and pause them (default: the engine's)",
+    ),
     disaggregated: bool = typer.Option(False, "--disaggregated", help="separate prefill and decode pools"),
     prefill_workers: int = typer.Option(1, "--prefill-workers", help="prefill instances (with --disaggregated)"),
     prefill_layout: str | None = typer.Option(
@@ -115,7 +123,12 @@ def simulate(
         parse_duration(slo_ttft, "--slo-ttft") if slo_ttft else None,
         parse_duration(slo_tpot, "--slo-tpot") if slo_tpot else None,
     )
-    engine_cfg = EngineConfig(max_batch, _token_budget(max_batched_tokens, target, wl.mean_isl, slo.tpot_s))
+    engine_cfg = EngineConfig(
+        max_batch,
+        _token_budget(max_batched_tokens, target, wl.mean_isl, slo.tpot_s),
+        chunked_prefill=target.engine.chunked_prefill if chunked_prefill is None else chunked_prefill,
+        scheduler_steps=target.engine.scheduler_steps if scheduler_steps is None else scheduler_steps,
+    )
     prefill_pool = None
     if disaggregated:
         p_layout = _parse_layout(prefill_layout) if prefill_layout else layout
@@ -260,9 +273,12 @@ def _print(spec: SimulationSpec, r: SimulationResult, out: Path | None) -> None:
         f"{r.completed} done, {r.rejected} rejected, {r.preemptions} preemptions in {units.seconds(r.duration_s)}"
     )
     engine = spec.pool.engine
+    scheduling = "chunked prefill" if engine.chunked_prefill else "whole prompts in prefill-only steps"
+    if engine.scheduler_steps > 1:
+        scheduling += f", {engine.scheduler_steps}-step decode runs"
     console.print(
         f"engine limits per attention rank: {engine.max_running_per_rank:,} running sequences, "
-        f"{engine.max_batched_tokens_per_rank:,} tokens per step"
+        f"{engine.max_batched_tokens_per_rank:,} tokens per step; {scheduling}"
     )
     _print_load(spec)
     table = Table(title="Latency")
