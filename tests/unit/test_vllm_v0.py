@@ -100,3 +100,14 @@ def test_eager_launch_cost_is_the_median_of_three_measured_eager_steps() -> None
     assert ops == 226
     per_op = sorted(step / ops for step in (9.28e-3, 8.23e-3, 12.0e-3))
     assert t.engine.eager_launch_s == pytest.approx(per_op[1], rel=0.01)
+
+
+def test_predict_says_what_the_v0_engine_changes() -> None:
+    from modelchip.perf.predict import PredictRequest, predict
+
+    v0 = predict(PredictRequest(MODEL, "h100-sxm", engine=pc.AMD_MLPERF_ENGINE, batch=1))
+    v1 = predict(PredictRequest(MODEL, "h100-sxm", engine="vllm", batch=1))
+    assert any("runs eagerly" in n for n in v0.notes)
+    assert any("9-step decode runs in prefill-only steps" in n for n in v0.notes)
+    assert not any("eagerly" in n or "decode runs" in n for n in v1.notes)
+    assert v0.tpot_s > v1.tpot_s  # batch 1: the launches, not the GPU, set the step

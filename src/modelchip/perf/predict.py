@@ -101,6 +101,17 @@ def predict(req: PredictRequest) -> Prediction:
             f"{t.engine_name} reserves KV for each request's whole prompt + output ({w.full_context:.0f} tokens)"
             " before it starts (GUARANTEED_NO_EVICT): sequences that fit are counted at that length"
         )
+    if t.engine.eager_launch_s > 0:
+        notes.append(
+            f"{t.engine_name} runs eagerly: a step takes at least its kernel launches"
+            f" ({t.engine.eager_launch_s * 1e6:.0f} us each)"
+        )
+    if not t.engine.chunked_prefill or t.engine.scheduler_steps > 1:
+        notes.append(
+            f"{t.engine_name} schedules prompts between {t.engine.scheduler_steps}-step decode runs"
+            f"{'' if t.engine.chunked_prefill else ' in prefill-only steps'}; the wait this adds to TTFT"
+            " is simulated by `modelchip simulate`, not counted here"
+        )
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
         if point.concurrency_per_rank * ranks < req.batch - 1e-6:
