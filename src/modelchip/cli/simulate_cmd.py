@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from modelchip.errors import UserError
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.target import Target
 from modelchip.report import units
-from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, offered_load, step_budget_under
+from modelchip.serving import PoolSpec, SimulationResult, SimulationSpec, engine_for, offered_load, step_budget_under
 from modelchip.serving import simulate as run_simulation
 from modelchip.serving.results import STATUS_NAMES, LatencyStats
 from modelchip.workload import (
@@ -123,12 +123,11 @@ def simulate(
         parse_duration(slo_ttft, "--slo-ttft") if slo_ttft else None,
         parse_duration(slo_tpot, "--slo-tpot") if slo_tpot else None,
     )
-    engine_cfg = EngineConfig(
-        max_batch,
-        _token_budget(max_batched_tokens, target, wl.mean_isl, slo.tpot_s),
-        chunked_prefill=target.engine.chunked_prefill if chunked_prefill is None else chunked_prefill,
-        scheduler_steps=target.engine.scheduler_steps if scheduler_steps is None else scheduler_steps,
-    )
+    engine_cfg = engine_for(target, max_batch, _token_budget(max_batched_tokens, target, wl.mean_isl, slo.tpot_s))
+    if chunked_prefill is not None:
+        engine_cfg = replace(engine_cfg, chunked_prefill=chunked_prefill)
+    if scheduler_steps is not None:
+        engine_cfg = replace(engine_cfg, scheduler_steps=scheduler_steps)
     prefill_pool = None
     if disaggregated:
         p_layout = _parse_layout(prefill_layout) if prefill_layout else layout

@@ -12,7 +12,7 @@ from modelchip.serving.api import simulate
 from modelchip.serving.clock import StepClock
 from modelchip.serving.results import LatencyStats, RequestRecords, SimulationResult, Throughput, Timeline
 from modelchip.serving.router import ROUTERS
-from modelchip.serving.spec import EngineConfig, PoolSpec, SimulationSpec, offered_load, step_budget_under
+from modelchip.serving.spec import EngineConfig, PoolSpec, SimulationSpec, engine_for, offered_load, step_budget_under
 
 __all__ = [
     "ROUTERS",
@@ -25,6 +25,7 @@ __all__ = [
     "StepClock",
     "Throughput",
     "Timeline",
+    "engine_for",
     "offered_load",
     "simulate",
     "step_budget_under",

@@ -264,13 +264,13 @@ class Instance:
         growth = self.clock.tokens_in_flight
         while self.running and self.free_tokens() < len(self.running) * growth * self.run_steps:
             self._preempt_one()
-        if self.chunked:
-            self._plan_prefill(self.max_tokens - len(self.running) * growth)
+        if not self.chunked:
+            self._plan_whole_prompts()  # no prompt is ever mid-prefill between steps
         else:
-            self._plan_whole_prompts()
-        while not self.chunks and not self.running and self.prefilling:
-            self._preempt_one()  # prompts mid-prefill hold every free block: restart the newest
-            self._plan_prefill(self.max_tokens)
+            self._plan_prefill(self.max_tokens - len(self.running) * growth)
+            while not self.chunks and not self.running and self.prefilling:
+                self._preempt_one()  # prompts mid-prefill hold every free block: restart the newest
+                self._plan_prefill(self.max_tokens)
         if not self.chunks and not self.running:
             return None
         if self.chunks:

@@ -35,6 +35,17 @@ class EngineConfig:
     scheduler runs again, so new prompts start only at the end of such a run (vllm-project/vllm #7000)."""
 
 
+def engine_for(t: Target, max_running_per_rank: int, max_batched_tokens_per_rank: int) -> EngineConfig:
+    """Engine limits as given, with the scheduler of the target's engine profile (chunked prefill or not,
+    steps per scheduler pass)."""
+    return EngineConfig(
+        max_running_per_rank,
+        max_batched_tokens_per_rank,
+        chunked_prefill=t.engine.chunked_prefill,
+        scheduler_steps=t.engine.scheduler_steps,
+    )
+
+
 def step_budget_under(
     t: Target, prompt_tokens: float, tpot_limit_s: float, cap: int = EngineConfig.max_batched_tokens_per_rank
 ) -> int:

@@ -26,7 +26,15 @@ import numpy as np
 
 from modelchip.perf import analytic as an
 from modelchip.perf.target import Target
-from modelchip.serving import EngineConfig, PoolSpec, SimulationResult, SimulationSpec, simulate, step_budget_under
+from modelchip.serving import (
+    EngineConfig,
+    PoolSpec,
+    SimulationResult,
+    SimulationSpec,
+    engine_for,
+    simulate,
+    step_budget_under,
+)
 from modelchip.workload import ClosedLoop, LengthDist, Poisson, WorkloadSpec
 from modelchip.workload.lengths import spread_lengths
 
@@ -123,10 +131,7 @@ def steady_stats(run: SimulationResult, whole_run_rate: bool = False) -> SteadyS
 def engine_under(t: Target, w: an.Workload, tpot_limit_s: float | None) -> EngineConfig:
     """The validation engine, with its token budget sized to the TPOT limit when there is one
     (`serving.step_budget_under`)."""
-    profile = t.engine
-    engine = replace(
-        VALIDATION_ENGINE, chunked_prefill=profile.chunked_prefill, scheduler_steps=profile.scheduler_steps
-    )
+    engine = engine_for(t, VALIDATION_ENGINE.max_running_per_rank, VALIDATION_ENGINE.max_batched_tokens_per_rank)
     if tpot_limit_s is None or not engine.chunked_prefill:
         return engine  # without chunked prefill the budget bounds whole prompts, not a step's stall
     budget = step_budget_under(t, w.isl, tpot_limit_s, engine.max_batched_tokens_per_rank)
