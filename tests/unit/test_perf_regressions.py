@@ -205,3 +205,25 @@ def test_b200_per_chip_gemm_rate_follows_the_measured_mamf_not_the_datasheet() -
         chip: table.for_chip(chip).gemm_efficiency("fp8") * peak for chip, peak in (("b200", 4500), ("gb200", 5000))
     }
     assert achieved["b200"] / achieved["gb200"] == pytest.approx(3432.5 / 3615.6, abs=0.01)
+
+
+def test_blackwell_bf16_mla_decode_runs_at_the_measured_cutlass_rate() -> None:
+    """sglang PR 6929: cutlass_mla_decode, BF16 Q and KV, 128 heads, batch 256, contexts 2048 / 4096 / 8192,
+    printed as GB/s of traffic (Q + O + the whole latent cache); as FLOPs (2 x 128 x (576 + 512) per cached
+    token) that is 38.9 / 40.7 / 43.0% of the B200's 2,250 TFLOPS, and the middle one is the figure. A
+    BF16-cache decode step on a GB200 then takes its MLA core at that share of the chip's BF16 peak."""
+    from modelchip.perf.efficiency import efficiency_table
+
+    heads, batch = 128, 256
+    shares = []
+    for context, gb_per_s in ((2048, 4047.3), (4096, 4015.4), (8192, 4124.5)):
+        traffic = batch * heads * (576 + 512) * 2 + batch * context * 576 * 2
+        flops = batch * 2 * heads * (576 + 512) * context
+        shares.append(flops / (traffic / (gb_per_s * 1e9)) / 2250e12)
+    assert shares == pytest.approx([0.389, 0.407, 0.430], abs=0.002)
+    assert efficiency_table().for_chip("gb200").attention_decode_compute == pytest.approx(shares[1], abs=0.005)
+    t = build_target("deepseek-ai/DeepSeek-R1", "gb200", Layout(dp=8, ep=8), PrecisionRequest("fp8", kv_cache="bf16"))
+    step = an.decode_step(t, 512, 2000)
+    mla = sum(c.total_s for c in step.costs if c.op.name == "attn.core_mla")
+    mla_flops = sum(c.op.flops * c.op.count for c in step.costs if c.op.name == "attn.core_mla")
+    assert mla_flops / mla == pytest.approx(0.41 * t.chip.compute.peak_flops("bf16"), rel=0.03)
