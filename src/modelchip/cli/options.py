@@ -25,7 +25,7 @@ MOE_PRECISION = typer.Option(
 ATTENTION = typer.Option(
     None, "--attention", help="attention math format (default: fp8 with an FP8 KV cache, else bf16)"
 )
-ENGINE = typer.Option(None, "--engine", help="trtllm | trtllm-max-util | vllm | sglang | ...")
+ENGINE = typer.Option(None, "--engine", help="trtllm | trtllm-max-util | vllm | vllm-v0-multistep | sglang | ...")
 
 
 def layout_option(chips: int | None, tp: int, pp: int, dp: int, ep: int, moe_tp: int) -> Layout:
