@@ -69,8 +69,9 @@ def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     request = PrecisionRequest(prec.weights, prec.activations, prec.kv_cache, prec.moe, prec.attention)
     target = build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
     if case.trust == "mlperf" and target.engine_name == "vllm" and target.chip.vendor == "amd":
-        # AMD's MLPerf harness, which the other Instinct submitters reuse, runs vLLM's V0 engine with
-        # multi-step scheduling and without chunked prefill (engines.yaml, vllm-v0-multistep).
+        # AMD's MLPerf harness (harness_llm, which partners' vLLM submissions copy) runs vLLM's V0 engine
+        # with multi-step scheduling and without chunked prefill (engines.yaml, vllm-v0-multistep).
+        # Submitters with their own stack on Instinct (MangoBoost's LLMBoost) name another engine.
         profile = engine_table().profile(AMD_MLPERF_ENGINE)
         target = replace(target, engine_name=AMD_MLPERF_ENGINE, engine=profile)
     if case.trust == "mlperf" and target.engine.kv_reservation != "current":
