@@ -106,11 +106,13 @@ def predict(req: PredictRequest) -> Prediction:
             f"{t.engine_name} runs eagerly: a step takes at least its kernel launches"
             f" ({t.engine.eager_launch_s * 1e6:.0f} us each)"
         )
-    if not t.engine.chunked_prefill or t.engine.scheduler_steps > 1:
+    scheduling = [] if t.engine.chunked_prefill else ["runs prompts whole in prefill-only steps"]
+    if t.engine.scheduler_steps > 1:
+        scheduling.append(f"starts them only between {t.engine.scheduler_steps}-step decode runs")
+    if scheduling:
         notes.append(
-            f"{t.engine_name} schedules prompts between {t.engine.scheduler_steps}-step decode runs"
-            f"{'' if t.engine.chunked_prefill else ' in prefill-only steps'}; the wait this adds to TTFT"
-            " is simulated by `modelchip simulate`, not counted here"
+            f"{t.engine_name} {' and '.join(scheduling)}; the wait this adds to TTFT is simulated by"
+            " `modelchip simulate`, not counted here"
         )
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
