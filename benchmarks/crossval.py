@@ -175,6 +175,16 @@ CHOICES: tuple[Choice, ...] = (
         ),
     ),
     Choice(
+        "Blackwell FP4 GEMM weight streaming (share of HBM)",
+        "0.60 (tuned FP4 kernels)",
+        (
+            Alternative("0.60 (tuned FP4 kernels)", lambda: None),
+            Alternative("0.42 (median FP4/FP8 ratio x 0.80)", _with_blackwell(memory_fp4_gemm=0.42)),
+            Alternative("0.28 (CUTLASS NVFP4)", _with_blackwell(memory_fp4_gemm=0.28)),
+            Alternative("0.80 (as FP8)", _with_blackwell(memory_fp4_gemm=None)),
+        ),
+    ),
+    Choice(
         "TensorRT-LLM attention-DP context sync (steps)",
         "50 (tech blog 10; the default timeout)",
         (

@@ -227,3 +227,43 @@ def test_blackwell_bf16_mla_decode_runs_at_the_measured_cutlass_rate() -> None:
     mla = sum(c.total_s for c in step.costs if c.op.name == "attn.core_mla")
     mla_flops = sum(c.op.flops * c.op.count for c in step.costs if c.op.name == "attn.core_mla")
     assert mla_flops / mla == pytest.approx(0.41 * t.chip.compute.peak_flops("bf16"), rel=0.03)
+
+
+def test_blackwell_fp4_gemms_stream_weights_slower_than_fp8_ones() -> None:
+    """At decode-sized M a GEMM is bound by its weight reads. Measured NVFP4 kernels stream well below FP8
+    ones on a B200 (efficiency.yaml memory_fp4_gemm: 1.8-5.5 TB/s against FP8's 5.1-5.3), so FP4 weights
+    cost 0.5625 / 0.60 of a byte-second where FP8 ones cost 1 / 0.80: 0.75 of the FP8 time, not 0.56.
+    Hand-computed for the 28672 x 4096 up projection at M = 1."""
+    from modelchip.perf.cost import compute_time
+    from modelchip.perf.ops import _gemm
+
+    fp4 = build_target("meta-llama/Meta-Llama-3.1-405B", "b200", Layout(tp=8), PrecisionRequest("nvfp4"))
+    fp8 = build_target("meta-llama/Meta-Llama-3.1-405B", "b200", Layout(tp=8), PrecisionRequest("fp8"))
+    n, k = 28672, 4096
+    hbm = fp4.chip.memory.bandwidth_bytes_per_s.value
+    t_fp4 = compute_time(fp4, _gemm("up", 1, n, k, 0.5625, "nvfp4", 1))
+    t_fp8 = compute_time(fp8, _gemm("up", 1, n, k, 1.0, "fp8", 1))
+    activations = 2.0 * (n + k)  # one row in and out, BF16
+    assert t_fp4[1] == pytest.approx((n * k * 0.5625 + activations) / (hbm * 0.60), rel=1e-9)
+    assert t_fp8[1] == pytest.approx((n * k * 1.0 + activations) / (hbm * 0.80), rel=1e-9)
+    assert t_fp4[1] > t_fp4[0] and t_fp8[1] > t_fp8[0]  # both memory-bound at one row
+    assert t_fp4[1] / t_fp8[1] == pytest.approx(0.75, abs=0.01)
+    # a small-batch decode step follows: faster in FP4 than in FP8, but by no more than its GEMMs' 0.75
+    step_fp4 = an.decode_step(fp4, 4, 2000).time_s
+    step_fp8 = an.decode_step(fp8, 4, 2000).time_s
+    assert 0.75 < step_fp4 / step_fp8 < 1.0
+
+
+def test_fp4_weight_streaming_is_a_blackwell_figure_only() -> None:
+    """Families without their own FP4 streaming figure stream every format at `memory`; so does FP8 on
+    Blackwell."""
+    from modelchip.perf.efficiency import efficiency_table
+
+    table = efficiency_table()
+    for chip in ("b200", "gb200", "gb300", "b300"):
+        family = table.for_chip(chip)
+        assert family.gemm_memory_efficiency("nvfp4") == family.gemm_memory_efficiency("mxfp4") == 0.60
+        assert family.gemm_memory_efficiency("fp8") == family.memory
+    for chip in ("h100-sxm", "mi355x", "ascend-910c"):
+        family = table.for_chip(chip)
+        assert family.gemm_memory_efficiency("mxfp4") == family.memory

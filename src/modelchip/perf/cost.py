@@ -12,12 +12,12 @@ from typing import Literal
 
 import numpy as np
 
+from modelchip.perf.efficiency import FP4_FORMATS
 from modelchip.perf.ops import Num, Op
 from modelchip.perf.target import Target
 
 Bound = Literal["compute", "memory", "communication", "overhead"]
 
-FP4_FORMATS = frozenset({"nvfp4", "mxfp4"})
 SWAP_AB_ROWS = 64.0  # Hopper WGMMA M tile; below it kernels swap A and B (DeepGEMM, CUTLASS swap-AB)
 DEFAULT_SCALE_UP_LATENCY_S = 20e-6  # kernels.md 4.3: NCCL all-reduce floor 19-25 us (8 GPUs)
 DEFAULT_SCALE_OUT_LATENCY_S = 46e-6  # kernels.md 4.4: 2-node IB NDR small-message floor
@@ -86,7 +86,7 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
         if op.weight_only:
             # Unpacking 4-bit weights competes with the MMAs for issue slots (efficiency.yaml).
             e_gemm = e_gemm * t.weight_only_gemm
-        return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.memory)
+        return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.gemm_memory_efficiency(op.fmt))
     if op.kind == "attention_prefill":
         return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
     if op.kind == "attention_decode":

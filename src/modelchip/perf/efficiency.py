@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelchip.fileio import parse_model, read_structured
 
+FP4_FORMATS = frozenset({"nvfp4", "mxfp4"})
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,10 +35,20 @@ class FamilyEfficiency(_Frozen):
     attention_decode_source: str
     memory: float = Field(gt=0, le=1)
     memory_source: str
+    memory_fp4_gemm: float | None = Field(default=None, gt=0, le=1)
+    """share of HBM bandwidth at which FP4 GEMMs stream their weights (memory-bound, small M); None =
+    `memory`, as for every other format."""
+    memory_fp4_gemm_source: str = ""
     scale_up: float = Field(gt=0, le=1)
     scale_up_source: str
     scale_out: float = Field(gt=0, le=1)
     scale_out_source: str
+
+    def gemm_memory_efficiency(self, fmt: str) -> float:
+        """Share of HBM bandwidth a GEMM in `fmt` streams its weights and activations at."""
+        if fmt in FP4_FORMATS and self.memory_fp4_gemm is not None:
+            return self.memory_fp4_gemm
+        return self.memory
 
     def gemm_efficiency(self, fmt: str) -> float:
         """Large-shape GEMM efficiency in `fmt` (formats without a measurement use the BF16 figure)."""
