@@ -43,7 +43,7 @@ class Fabric:
     efficiency: float
 
 
-def _device_peak(t: Target, fmt: str) -> float:
+def device_peak(t: Target, fmt: str) -> float:
     peak = t.chip.compute.peak_flops(fmt) or t.chip.compute.peak_flops("bf16") or 1e12
     return peak / t.devices_per_chip
 
@@ -68,9 +68,19 @@ def _k_factor(t: Target, op: Op) -> float:
 
 def k_term(t: Target, k: float, rate_fmt: str) -> float:
     """The K term with k_half scaled by the device's peak in `rate_fmt`."""
-    k_half = t.gemm_k_half * _device_peak(t, rate_fmt) / t.gemm_k_half_reference_flops
+    k_half = t.gemm_k_half * device_peak(t, rate_fmt) / t.gemm_k_half_reference_flops
     ref = t.gemm_k_reference
     return (k / (k + k_half)) / (ref / (ref + k_half))
+
+
+def fp8_kv_mla_dequant_rate(t: Target) -> float | None:
+    """FLOP/s at which MLA decode over an FP8 latent cache dequantises it on the CUDA cores before the
+    tensor-core matmuls; the kernel runs at the slower of this and the tensor-core rate (FlashMLA FP8:
+    410 TFLOPS on H800 = 6.1 x its FP32 rate). None where the cache is not FP8 or the family has no bound."""
+    per_fp32 = t.efficiency.attention_decode_fp8_kv_per_fp32
+    if t.precision.kv_bytes >= 2 or not per_fp32:
+        return None
+    return per_fp32 * device_peak(t, "fp32")
 
 
 def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
@@ -86,17 +96,16 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
         if op.weight_only:
             # Unpacking 4-bit weights competes with the MMAs for issue slots (efficiency.yaml).
             e_gemm = e_gemm * t.weight_only_gemm
-        return op.flops / (_device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.gemm_memory_efficiency(op.fmt))
+        return op.flops / (device_peak(t, op.fmt) * e_gemm), op.bytes / (bw * eff.gemm_memory_efficiency(op.fmt))
     if op.kind == "attention_prefill":
-        return op.flops / (_device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
+        return op.flops / (device_peak(t, op.fmt) * eff.attention_prefill), op.bytes / (bw * eff.memory)
     if op.kind == "attention_decode":
-        rate = _device_peak(t, op.fmt) * eff.attention_decode_compute
-        if op.name.endswith("core_mla") and t.precision.kv_bytes < 2 and eff.attention_decode_fp8_kv_per_fp32:
-            # The FP8 latent is dequantised on the CUDA cores before the tensor-core matmuls: whichever
-            # unit is slower bounds the kernel (FlashMLA FP8: 410 TFLOPS on H800 = 6.1 x its FP32 rate).
-            rate = np.minimum(rate, eff.attention_decode_fp8_kv_per_fp32 * _device_peak(t, "fp32"))
+        rate = device_peak(t, op.fmt) * eff.attention_decode_compute
+        dequant = fp8_kv_mla_dequant_rate(t)
+        if op.name.endswith("core_mla") and dequant is not None:
+            rate = np.minimum(rate, dequant)
         return op.flops / rate, op.bytes / (bw * eff.attention_decode_memory)
-    return op.flops / (_device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)
+    return op.flops / (device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)
 
 
 def fabrics(t: Target) -> tuple[Fabric, Fabric]:

@@ -9,8 +9,8 @@ from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
-from modelchip.perf.cost import Bound
-from modelchip.perf.efficiency import engine_table
+from modelchip.perf.cost import Bound, device_peak, fp8_kv_mla_dequant_rate
+from modelchip.perf.efficiency import efficiency_table, engine_table
 from modelchip.perf.energy import Energy, energy
 from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
 from modelchip.perf.step import StepResult
@@ -114,6 +114,7 @@ def predict(req: PredictRequest) -> Prediction:
             f"{t.engine_name} {' and '.join(scheduling)}; the wait this adds to TTFT is simulated by"
             " `modelchip simulate`, not counted here"
         )
+    notes.extend(_fp8_kv_mla_note(t))
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
         if point.concurrency_per_rank * ranks < req.batch - 1e-6:
@@ -155,3 +156,23 @@ def predict(req: PredictRequest) -> Prediction:
         decode=_phase(decode),
         notes=tuple(notes),
     )
+
+
+def _fp8_kv_mla_note(t: Target) -> list[str]:
+    """Blackwell's FP8-cache MLA decode rate is FlashMLA's, which the MLPerf cases fit; the kernels the
+    engines ship measure faster (README, Performance model), so say which one is modelled."""
+    dequant = fp8_kv_mla_dequant_rate(t)
+    has_mla = any(layer.attention.kind == "mla" for layer, _ in t.model.layer_groups())
+    if dequant is None or not has_mla or not efficiency_table().family_name(t.chip.id).startswith("blackwell"):
+        return []
+    tensor_core = device_peak(t, t.precision.attention_format) * t.efficiency.attention_decode_compute
+    if dequant >= tensor_core:
+        return []
+    return [
+        f"MLA decode over the FP8 cache is modelled at {dequant / 1e12:.0f} TFLOPS per device, FlashMLA's"
+        " dequantisation-bound rate on B200 (with it the model meets NVIDIA's MLPerf v5.1 DeepSeek-R1 runs), below"
+        f" the BF16-cache rate ({device_peak(t, 'bf16') * t.efficiency.attention_decode_compute / 1e12:.0f});"
+        " TensorRT-LLM's trtllm-gen kernel measures ~590 TFLOPS on B200 even at 16 heads (vLLM PR 41778) and"
+        " SGLang's GB200 runs measure FP8 attention 1.8x faster than BF16, so with those kernels an FP8 cache"
+        " decodes faster than this says"
+    ]
