@@ -269,21 +269,26 @@ def test_fp4_weight_streaming_is_a_blackwell_figure_only() -> None:
         assert family.gemm_memory_efficiency("mxfp4") == family.memory
 
 
-def test_predict_says_which_fp8_cache_mla_rate_it_models_on_blackwell() -> None:
+def test_predict_and_plan_say_which_fp8_cache_mla_rate_they_model_on_blackwell() -> None:
     """Blackwell's FP8-cache MLA decode runs at FlashMLA's dequantisation-bound rate, below the BF16-cache
-    rate, where the engines' own kernels are faster in FP8: `predict` says so, and only where that bound
-    binds (not for a BF16 cache, not on Hopper where FlashMLA is the engines' kernel, not for GQA)."""
+    rate, where the engines' own kernels are faster in FP8: `predict` and `plan` say so for MLA models on
+    Blackwell, whichever cache the deployment holds (a BF16 one then ranks faster), and only there (not on
+    Hopper, where FlashMLA is the engines' kernel, and not for GQA)."""
+    from modelchip.search.evaluate import fp8_kv_mla_note
 
     def mla_notes(model: str, hardware: str, layout: Layout, kv: str) -> list[str]:
-        p = predict(
-            PredictRequest(model, hardware, layout=layout, batch=256, precision=PrecisionRequest("fp8", kv_cache=kv))
+        request = PredictRequest(
+            model, hardware, layout=layout, batch=256, precision=PrecisionRequest("fp8", kv_cache=kv)
         )
-        return [n for n in p.notes if "FP8 cache" in n]
+        return [n for n in predict(request).notes if "FP8 cache" in n]
 
     dsr1, ep8 = "deepseek-ai/DeepSeek-R1", Layout(dp=8, ep=8)
     (note,) = mla_notes(dsr1, "b200", ep8, "fp8")
-    assert "350 TFLOPS" in note and "(922)" in note  # 4.67 x 75 TFLOPS FP32; 0.41 x 2250 TFLOPS BF16
+    assert "350 TFLOPS" in note and "the 922 of a BF16 cache" in note  # 4.67 x 75 FP32; 0.41 x 2250 BF16
+    assert mla_notes(dsr1, "b200", ep8, "bf16") == [note]
     assert mla_notes(dsr1, "gb300", ep8, "fp8")
-    assert not mla_notes(dsr1, "b200", ep8, "bf16")
     assert not mla_notes(dsr1, "h200-sxm", ep8, "fp8")
     assert not mla_notes("meta-llama/Meta-Llama-3.1-70B", "b200", Layout(tp=8), "fp8")
+    # the planner's evaluations carry it too (its best DeepSeek-R1 deployments on B200 hold BF16 caches)
+    t = build_target(dsr1, "b200", ep8, PrecisionRequest("fp8", kv_cache="bf16"))
+    assert fp8_kv_mla_note(t) == [note]

@@ -23,6 +23,7 @@ from modelchip.perf import vector as vec
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
 from modelchip.perf.energy import AMORTISATION_YEARS, ELECTRICITY_USD_PER_KWH, HOURS_PER_YEAR, energy
 from modelchip.perf.memory import MemoryPlan, kv_transfer_s, memory_plan
+from modelchip.perf.predict import fp8_kv_mla_note
 from modelchip.perf.step import StepResult
 from modelchip.perf.target import Speculation, Target
 from modelchip.search.space import Candidate
@@ -311,7 +312,7 @@ def evaluate(task: EvalTask) -> Evaluation:
         gemm_format=t.precision.gemm_format,
         moe_gemm_format=t.precision.moe_gemm_format,
         kv_format=t.precision.kv_cache,
-        notes=t.precision.notes,
+        notes=(*t.precision.notes, *fp8_kv_mla_note(t)),
         price_per_chip_hour_usd=price,
         price_basis=basis,
         points=points,
