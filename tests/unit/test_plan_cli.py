@@ -121,3 +121,15 @@ def test_sweep_resumes_from_its_database(capsys: pytest.CaptureFixture[str], tmp
     assert first["evaluated"] > 0 and first["reused"] == 0
     assert second["evaluated"] == 0 and second["reused"] == first["evaluated"]
     assert second["plans"][0]["best"] == first["plans"][0]["best"]
+
+
+def test_plan_says_which_fp8_cache_mla_rate_it_models_on_blackwell(capsys: pytest.CaptureFixture[str]) -> None:
+    """The planner ranks BF16 caches first for DeepSeek-R1 on B200 (FlashMLA's FP8-cache rate is below the
+    BF16 one); its output says so, beside the ranking the note explains."""
+    code, out, err = _run(
+        capsys, "plan", "hgx-b200", "--model", "deepseek-ai/DeepSeek-R1", "--slo-tpot", "50", "--backend", "serial"
+    )
+    assert code == 0, err
+    flat = " ".join(out.split())
+    assert "MLA decode over an FP8 cache is modelled at 350 TFLOPS" in flat
+    assert "an FP8 cache decodes faster than this says" in flat

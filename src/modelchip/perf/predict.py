@@ -172,7 +172,7 @@ def fp8_kv_mla_note(t: Target) -> list[str]:
         return []
     return [
         f"MLA decode over an FP8 cache is modelled at {fp8_cache / 1e12:.0f} TFLOPS per device, FlashMLA's"
-        " dequantisation-bound rate on B200 (with it the model meets NVIDIA's MLPerf v5.1 DeepSeek-R1 runs), below"
+        " dequantisation-bound rate on B200 (the rate NVIDIA's MLPerf v5.1 DeepSeek-R1 runs fit best), below"
         f" the {bf16_cache / 1e12:.0f} of a BF16 cache, so a BF16 cache can come out faster here; TensorRT-LLM's"
         " trtllm-gen kernel measures ~590 TFLOPS on B200 even at 16 heads (vLLM PR 41778) and SGLang's GB200 runs"
         " measure FP8 attention 1.8x faster than BF16, so with those kernels an FP8 cache decodes faster than"
