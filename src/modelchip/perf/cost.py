@@ -76,11 +76,10 @@ def k_term(t: Target, k: float, rate_fmt: str) -> float:
 def fp8_kv_mla_dequant_rate(t: Target) -> float | None:
     """FLOP/s at which MLA decode over an FP8 latent cache dequantises it on the CUDA cores before the
     tensor-core matmuls; the kernel runs at the slower of this and the tensor-core rate (FlashMLA FP8:
-    410 TFLOPS on H800 = 6.1 x its FP32 rate). None where the cache is not FP8 or the family has no bound."""
+    410 TFLOPS on H800 = 6.1 x its FP32 rate). Whatever cache the deployment holds; None where the family
+    has no such bound."""
     per_fp32 = t.efficiency.attention_decode_fp8_kv_per_fp32
-    if t.precision.kv_bytes >= 2 or not per_fp32:
-        return None
-    return per_fp32 * device_peak(t, "fp32")
+    return per_fp32 * device_peak(t, "fp32") if per_fp32 else None
 
 
 def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
@@ -102,7 +101,7 @@ def compute_time(t: Target, op: Op) -> tuple[Num, Num]:
     if op.kind == "attention_decode":
         rate = device_peak(t, op.fmt) * eff.attention_decode_compute
         dequant = fp8_kv_mla_dequant_rate(t)
-        if op.name.endswith("core_mla") and dequant is not None:
+        if op.name.endswith("core_mla") and t.precision.kv_bytes < 2 and dequant is not None:
             rate = np.minimum(rate, dequant)
         return op.flops / rate, op.bytes / (bw * eff.attention_decode_memory)
     return op.flops / (device_peak(t, "bf16") * 0.5), op.bytes / (bw * eff.memory)

@@ -9,7 +9,7 @@ from modelchip.deploy.layout import Layout
 from modelchip.errors import UserError
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target
-from modelchip.perf.cost import Bound, device_peak
+from modelchip.perf.cost import Bound, device_peak, fp8_kv_mla_dequant_rate
 from modelchip.perf.efficiency import efficiency_table, engine_table
 from modelchip.perf.energy import Energy, energy
 from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
@@ -162,11 +162,10 @@ def fp8_kv_mla_note(t: Target) -> list[str]:
     """Blackwell's FP8-cache MLA decode rate is FlashMLA's, below the BF16-cache rate, which the MLPerf cases
     fit where the engines' own kernels measure FP8 faster (README, Performance model): a BF16 cache can then
     rank faster, so say which rate is modelled, whichever cache this deployment holds."""
-    per_fp32 = t.efficiency.attention_decode_fp8_kv_per_fp32
+    fp8_cache = fp8_kv_mla_dequant_rate(t)
     has_mla = any(layer.attention.kind == "mla" for layer, _ in t.model.layer_groups())
-    if not per_fp32 or not has_mla or not efficiency_table().family_name(t.chip.id).startswith("blackwell"):
+    if fp8_cache is None or not has_mla or not efficiency_table().family_name(t.chip.id).startswith("blackwell"):
         return []
-    fp8_cache = per_fp32 * device_peak(t, "fp32")
     bf16_cache = device_peak(t, "bf16") * t.efficiency.attention_decode_compute
     if fp8_cache >= bf16_cache:
         return []
