@@ -110,6 +110,21 @@ class Choice:
     alternatives: tuple[Alternative, ...]
 
 
+def _fp8_kv_mla_bound(b200_per_fp32: float | None) -> Callable[[], None]:
+    """The B200's FP8-KV MLA rate (x its FP32 peak); the GB200/GB300 and B300 keep their MAMF ratio to it."""
+
+    def apply() -> None:
+        families = eff.efficiency_table().families
+        base = families["blackwell_b200"].attention_decode_fp8_kv_per_fp32
+        assert base is not None
+        for family in BLACKWELL_FAMILIES:
+            current = families[family].attention_decode_fp8_kv_per_fp32
+            value = None if b200_per_fp32 is None or current is None else b200_per_fp32 * current / base
+            _with_family(family, attention_decode_fp8_kv_per_fp32=value)()
+
+    return apply
+
+
 def _fp4_gemm(efficiency: float) -> Callable[[], None]:
     """The GB200's FP4 figure; the B200 and B300 keep their MAMF ratio to it."""
 
@@ -152,13 +167,13 @@ def _hopper_gemm() -> dict[str, float]:
 
 CHOICES: tuple[Choice, ...] = (
     Choice(
-        "Blackwell FP8-KV MLA decode bound (x FP32 peak)",
+        "Blackwell FP8-KV MLA decode bound (x FP32 peak; B200, others x MAMF ratio)",
         "4.67 (FlashMLA B200)",
         (
-            Alternative("4.67 (FlashMLA B200)", _with_blackwell(attention_decode_fp8_kv_per_fp32=4.67)),
-            Alternative("6.13 (FlashMLA H800 ratio)", _with_blackwell(attention_decode_fp8_kv_per_fp32=6.13)),
-            Alternative("7.9 (trtllm-gen B200)", _with_blackwell(attention_decode_fp8_kv_per_fp32=7.9)),
-            Alternative("none (tensor cores)", _with_blackwell(attention_decode_fp8_kv_per_fp32=None)),
+            Alternative("4.67 (FlashMLA B200)", _fp8_kv_mla_bound(4.67)),
+            Alternative("6.13 (FlashMLA H800 ratio)", _fp8_kv_mla_bound(6.13)),
+            Alternative("7.9 (trtllm-gen B200)", _fp8_kv_mla_bound(7.9)),
+            Alternative("none (tensor cores)", _fp8_kv_mla_bound(None)),
         ),
     ),
     Choice(
