@@ -266,6 +266,14 @@ CHOICES: tuple[Choice, ...] = (
             Alternative("current length (as vLLM/SGLang)", _with_trtllm(kv_reservation="current")),
         ),
     ),
+    Choice(
+        "SGLang two-batch overlap",
+        "only where EP crosses nodes",
+        (
+            Alternative("only where EP crosses nodes", lambda: None),
+            Alternative("wherever EP > 1", _with_engine("sglang", two_batch_overlap_across_nodes_only=False)),
+        ),
+    ),
 )
 
 

@@ -318,3 +318,37 @@ def test_predict_and_plan_say_which_fp8_cache_mla_rate_they_model_on_blackwell()
     # the planner's evaluations carry it too (its best DeepSeek-R1 deployments on B200 hold BF16 caches)
     t = build_target(dsr1, "b200", ep8, PrecisionRequest("fp8", kv_cache="bf16"))
     assert fp8_kv_mla_note(t) == [note]
+
+
+@pytest.mark.parametrize(
+    ("hardware", "engine", "ep", "overlapped"),
+    [
+        ("hgx-h800", "sglang", 16, True),  # EP over RDMA between two 8-GPU nodes: the large-scale EP recipe
+        ("gb200-nvl72", "sglang", 48, False),  # one NVLink domain: LMSYS GB200 Part I ran without TBO
+        ("hgx-h800", "sglang", 8, False),  # inside one node
+        ("gb200-nvl72", "deepseek-internal", 48, True),  # engines that overlap everywhere keep it
+        ("cloudmatrix384", "cloudmatrix-infer", 64, True),
+        ("gb200-nvl72", "trtllm", 48, False),  # no two-batch overlap in the profile
+    ],
+)
+def test_sglang_splits_micro_batches_only_where_its_expert_exchange_leaves_the_scale_up_domain(
+    hardware: str, engine: str, ep: int, overlapped: bool
+) -> None:
+    """engines.yaml sglang: --enable-two-batch-overlap is opt-in; the SGLang team's deployments turn it on for
+    multi-node EP over RDMA and left it off inside a GB200 NVL72. The decode step then never runs split, and
+    `predict` says which schedule it models."""
+    from modelchip.perf.predict import two_batch_overlap_note
+    from modelchip.perf.step import step_time, supports_two_batch_overlap
+
+    t = build_target("deepseek-ai/DeepSeek-R1", hardware, Layout(dp=ep, ep=ep), PrecisionRequest("fp8"), engine=engine)
+    assert supports_two_batch_overlap(t) is overlapped
+    steps = [step_time(t, StepShape("decode", b, 1, 2000.0)) for b in (64.0, 256.0, 1024.0)]
+    if not overlapped:
+        assert not any(s.overlapped for s in steps)
+    else:
+        assert steps[-1].overlapped  # at 1,024 sequences per rank the split schedule is the faster one
+    notes = two_batch_overlap_note(t)
+    if engine == "trtllm":
+        assert notes == []
+    else:
+        assert len(notes) == 1 and (("without" in notes[0]) is not overlapped)

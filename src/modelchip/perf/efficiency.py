@@ -88,6 +88,10 @@ class EngineProfile(_Frozen):
     eager_launch_s: float = Field(default=0.0, ge=0)
     """host time to launch one op without CUDA/HIP graphs (0: graphs replay the step)."""
     two_batch_overlap: bool
+    two_batch_overlap_across_nodes_only: bool = False
+    """True: the engine's deployments split micro-batches only where expert parallelism leaves the scale-up
+    domain (RDMA), not inside one NVLink/UB domain."""
+    two_batch_overlap_source: str = ""
     source: str
     attention_dp_context_sync_steps: int = Field(default=0, ge=0)
     """attention DP: new prompts wait until every rank has one, for at most this many steps (0: off)."""

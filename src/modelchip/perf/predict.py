@@ -13,7 +13,7 @@ from modelchip.perf.cost import Bound, device_peak, fp8_kv_mla_dequant_rate
 from modelchip.perf.efficiency import efficiency_table, engine_table
 from modelchip.perf.energy import Energy, energy
 from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
-from modelchip.perf.step import StepResult
+from modelchip.perf.step import StepResult, supports_two_batch_overlap
 from modelchip.perf.target import Speculation, Target
 
 Mode = Literal["aggregated", "prefill", "decode"]
@@ -78,6 +78,21 @@ def _check_request(req: PredictRequest) -> None:
         raise UserError(f"--osl-cv must be >= 0 (got {req.osl_cv:g}); 0 = fixed lengths, ~1 = a real dataset")
 
 
+def two_batch_overlap_note(t: Target) -> list[str]:
+    """Say whether the expert exchange is overlapped with compute (a modelling choice per engine)."""
+    if not (t.engine.two_batch_overlap and t.layout.ep > 1):
+        return []
+    if supports_two_batch_overlap(t):
+        return [
+            f"{t.engine_name} splits each step into two micro-batches whose expert exchange overlaps the other's"
+            " compute (two-batch overlap), where that is faster"
+        ]
+    return [
+        f"{t.engine_name} runs without two-batch overlap here: expert parallelism {t.layout.ep} stays inside one"
+        " scale-up domain, where its deployments leave it off (it hides RDMA exchanges across nodes)"
+    ]
+
+
 def predict(req: PredictRequest) -> Prediction:
     _check_request(req)
     t = build_target(req.model, req.hardware, req.layout, req.precision, req.system, req.engine, req.speculation)
@@ -115,6 +130,7 @@ def predict(req: PredictRequest) -> Prediction:
             " `modelchip simulate`, not counted here"
         )
     notes.extend(fp8_kv_mla_note(t))
+    notes.extend(two_batch_overlap_note(t))
     if req.mode == "aggregated":
         point = an.closed_loop(t, req.batch, w)
         if point.concurrency_per_rank * ranks < req.batch - 1e-6:
@@ -171,7 +187,8 @@ def fp8_kv_mla_note(t: Target) -> list[str]:
         return []
     return [
         f"MLA decode over an FP8 cache is modelled at {fp8_cache / 1e12:.0f} TFLOPS per device, FlashMLA's"
-        " dequantisation-bound rate on B200 (the rate NVIDIA's MLPerf v5.1 DeepSeek-R1 runs fit best), below"
+        " dequantisation-bound rate (350 on a B200, other Blackwell parts by their measured clock ratio; the rate"
+        " NVIDIA's MLPerf v5.1 DeepSeek-R1 runs fit best), below"
         f" the {bf16_cache / 1e12:.0f} of a BF16 cache, so a BF16 cache can come out faster here; TensorRT-LLM's"
         " trtllm-gen kernel measures ~590 TFLOPS on B200 even at 16 heads (vLLM PR 41778) and SGLang's GB200 runs"
         " measure FP8 attention 1.8x faster than BF16, so with those kernels an FP8 cache decodes faster than"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from modelchip.perf.cost import Bound, OpCost, op_cost
+from modelchip.perf.cost import Bound, OpCost, fabrics, op_cost
 from modelchip.perf.ops import StepShape, step_ops
 from modelchip.perf.target import Target
 
@@ -64,7 +64,11 @@ def host_launch_s(t: Target, kernels: float) -> float:
 
 
 def supports_two_batch_overlap(t: Target) -> bool:
-    return t.engine.two_batch_overlap and t.layout.ep > 1
+    """Two-batch overlap hides the expert exchange of EP deployments, where the engine turns it on."""
+    if not (t.engine.two_batch_overlap and t.layout.ep > 1):
+        return False
+    scale_up, _ = fabrics(t)
+    return not t.engine.two_batch_overlap_across_nodes_only or t.layout.ep > scale_up.domain_devices
 
 
 def _run(t: Target, shape: StepShape, overlap: bool) -> StepResult:

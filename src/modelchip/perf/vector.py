@@ -15,7 +15,7 @@ import numpy.typing as npt
 from modelchip.perf.analytic import Workload, prefill_cost_per_token
 from modelchip.perf.cost import op_time
 from modelchip.perf.ops import StepShape, step_ops
-from modelchip.perf.step import host_launch_s
+from modelchip.perf.step import host_launch_s, supports_two_batch_overlap
 from modelchip.perf.target import Target
 
 Array = npt.NDArray[np.float64]
@@ -44,7 +44,7 @@ def _schedule_time(t: Target, shape: StepShape, overlap: bool) -> Array:
 def step_times(t: Target, shape: StepShape) -> Array:
     """Step time for every element of an array-valued shape (same rules as `step.step_time`)."""
     plain = _schedule_time(t, shape, overlap=False)
-    if not (t.engine.two_batch_overlap and t.layout.ep > 1):
+    if not supports_two_batch_overlap(t):
         return plain
     return np.minimum(plain, _schedule_time(t, shape, overlap=True))
 
