@@ -165,6 +165,18 @@ def _hopper_gemm() -> dict[str, float]:
     return dict(eff.efficiency_table().families["hopper"].gemm)
 
 
+def _hopper_headroom_off() -> None:
+    """The H20/GH200 at the plain Hopper figures: GEMMs and attention."""
+    hopper = eff.efficiency_table().families["hopper"]
+    _with_family(
+        "hopper_power_headroom",
+        gemm=_hopper_gemm(),
+        attention_prefill=hopper.attention_prefill,
+        attention_decode_compute=hopper.attention_decode_compute,
+        attention_decode_fp8_kv_per_fp32=hopper.attention_decode_fp8_kv_per_fp32,
+    )()
+
+
 CHOICES: tuple[Choice, ...] = (
     Choice(
         "Blackwell FP8-KV MLA decode bound (x FP32 peak; B200, others x MAMF ratio)",
@@ -218,11 +230,11 @@ CHOICES: tuple[Choice, ...] = (
         ),
     ),
     Choice(
-        "H20/GH200 GEMM power headroom",
+        "H20/GH200 power headroom (GEMMs and attention)",
         "on (x GH200/H100 MAMF)",
         (
             Alternative("on (x GH200/H100 MAMF)", lambda: None),
-            Alternative("off (Hopper figures)", lambda: _with_family("hopper_power_headroom", gemm=_hopper_gemm())()),
+            Alternative("off (Hopper figures)", _hopper_headroom_off),
         ),
     ),
     Choice(
