@@ -13,7 +13,7 @@ from modelchip.perf.cost import Bound, device_peak, fp8_kv_mla_dequant_rate
 from modelchip.perf.efficiency import efficiency_table, engine_table
 from modelchip.perf.energy import Energy, energy
 from modelchip.perf.memory import MemoryPlan, memory_plan, require_fit
-from modelchip.perf.step import StepResult, supports_two_batch_overlap
+from modelchip.perf.step import StepResult, engine_overlaps_experts, supports_two_batch_overlap
 from modelchip.perf.target import Speculation, Target
 
 Mode = Literal["aggregated", "prefill", "decode"]
@@ -80,7 +80,7 @@ def _check_request(req: PredictRequest) -> None:
 
 def two_batch_overlap_note(t: Target) -> list[str]:
     """Say whether the expert exchange is overlapped with compute (a modelling choice per engine)."""
-    if not (t.engine.two_batch_overlap and t.layout.ep > 1):
+    if not engine_overlaps_experts(t):
         return []
     if supports_two_batch_overlap(t):
         return [

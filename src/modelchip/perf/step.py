@@ -63,9 +63,14 @@ def host_launch_s(t: Target, kernels: float) -> float:
     return t.engine.eager_launch_s * kernels
 
 
+def engine_overlaps_experts(t: Target) -> bool:
+    """The engine implements two-batch overlap and the deployment has an expert exchange to hide."""
+    return t.engine.two_batch_overlap and t.layout.ep > 1
+
+
 def supports_two_batch_overlap(t: Target) -> bool:
     """Two-batch overlap hides the expert exchange of EP deployments, where the engine turns it on."""
-    if not (t.engine.two_batch_overlap and t.layout.ep > 1):
+    if not engine_overlaps_experts(t):
         return False
     scale_up, _ = fabrics(t)
     return not t.engine.two_batch_overlap_across_nodes_only or t.layout.ep > scale_up.domain_devices
