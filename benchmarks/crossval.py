@@ -165,11 +165,16 @@ def _hopper_gemm() -> dict[str, float]:
     return dict(eff.efficiency_table().families["hopper"].gemm)
 
 
-def _hopper_headroom_off() -> None:
-    """The H20/GH200 at the plain Hopper figures: GEMMs and attention."""
+def _h20_gemm_as_gh200() -> None:
+    """The H20's GEMMs at the GH200's headroom-scaled Hopper figures (its estimate until stop 22)."""
+    _with_family("hopper_h20", gemm=dict(eff.efficiency_table().families["hopper_power_headroom"].gemm))()
+
+
+def _h20_as_hopper() -> None:
+    """The H20 at the plain Hopper figures: GEMMs and attention."""
     hopper = eff.efficiency_table().families["hopper"]
     _with_family(
-        "hopper_power_headroom",
+        "hopper_h20",
         gemm=_hopper_gemm(),
         attention_prefill=hopper.attention_prefill,
         attention_decode_compute=hopper.attention_decode_compute,
@@ -230,11 +235,12 @@ CHOICES: tuple[Choice, ...] = (
         ),
     ),
     Choice(
-        "H20/GH200 power headroom (GEMMs and attention)",
-        "on (x GH200/H100 MAMF)",
+        "H20 GEMMs and attention",
+        "GEMMs 0.94 (vLLM PR 49932), attention x GH200 headroom",
         (
-            Alternative("on (x GH200/H100 MAMF)", lambda: None),
-            Alternative("off (Hopper figures)", _hopper_headroom_off),
+            Alternative("GEMMs 0.94 (vLLM PR 49932), attention x GH200 headroom", lambda: None),
+            Alternative("GEMMs 0.71 (Hopper x GH200 headroom, E)", _h20_gemm_as_gh200),
+            Alternative("Hopper figures (GEMMs and attention)", _h20_as_hopper),
         ),
     ),
     Choice(
