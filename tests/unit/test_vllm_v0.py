@@ -111,3 +111,45 @@ def test_predict_says_what_the_v0_engine_changes() -> None:
     assert any("prefill-only steps and starts them only between 9-step decode runs" in n for n in v0.notes)
     assert not any("eagerly" in n or "decode runs" in n for n in v1.notes)
     assert v0.tpot_s > v1.tpot_s  # batch 1: the launches, not the GPU, set the step
+
+
+def test_amd_harness_takes_the_published_config_of_each_run() -> None:
+    """data/mlperf_harness.yaml: per model, GPU and scenario, the v5.1 harness configs' engine settings:
+    MI300X Interactive 8-step V0 runs, MI325X Interactive vLLM V1 (one step per schedule, chunked prefill),
+    Offline 11 / 7 steps; a run without a published config keeps the harness defaults (9 steps)."""
+    cases = {c.id: c for c in load_cases()}
+    defaults = pc.engine_table().profile(pc.AMD_MLPERF_ENGINE)
+
+    def engine(case_id: str) -> tuple[int, bool]:
+        profile = pc.amd_harness_profile(cases[case_id])
+        return profile.scheduler_steps, profile.chunked_prefill
+
+    assert engine("mlperf51-8xmi300x-llama2-70b-interactive") == (8, False)
+    assert engine("mlperf51-8xmi300x-llama2-70b-server") == (9, False)
+    assert engine("mlperf51-8xmi300x-llama2-70b-offline") == (11, False)
+    assert engine("mlperf51-8xmi325x-llama2-70b-offline") == (7, False)
+    assert engine("mlperf51-8xmi325x-llama2-70b-interactive") == (1, True)
+    # no published config for AMD's Mixtral Offline runs: the harness defaults
+    assert engine("mlperf51-8xmi300x-mixtral-8x7b-offline") == (defaults.scheduler_steps, defaults.chunked_prefill)
+    # the eager launches and everything else stay the harness's
+    v1 = pc.amd_harness_profile(cases["mlperf51-8xmi325x-llama2-70b-interactive"])
+    assert v1.eager_launch_s == defaults.eager_launch_s > 0
+    # and the simulator runs the V1 run with a chunk budget sized to the TPOT limit, as other V1 engines
+    case = cases["mlperf51-8xmi325x-llama2-70b-interactive"]
+    t = pc._targets(case, load_model(case.model))[0]
+    sim_engine = pc.simulated_engine(case, t)
+    assert sim_engine.chunked_prefill and sim_engine.scheduler_steps == 1
+    assert sim_engine.max_batched_tokens_per_rank < sim.VALIDATION_ENGINE.max_batched_tokens_per_rank
+
+
+def test_every_published_harness_run_names_a_bundled_model_and_a_catalog_chip() -> None:
+    from modelchip.catalog import load_catalog
+
+    chips = set(load_catalog().chips)
+    for harness in pc.mlperf_harnesses().values():
+        assert pc.engine_table().engines.get(harness.engine) is not None
+        for run in harness.runs:
+            assert run.chip in chips
+            assert load_model(run.model).id == run.model
+            assert run.scenario in {"Offline", "Server", "Interactive"}
+            assert run.overrides()

@@ -11,16 +11,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from statistics import median
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from modelchip.deploy.layout import Layout
 from modelchip.errors import UnknownIdError, UserError
+from modelchip.fileio import parse_model, read_structured
 from modelchip.models.hf import load_model
 from modelchip.models.schema import ModelSpec
 from modelchip.perf import analytic as an
 from modelchip.perf.build import PrecisionRequest, build_target, speculation_from
-from modelchip.perf.efficiency import engine_table
+from modelchip.perf.efficiency import EngineProfile, engine_table
 from modelchip.perf.memory import kv_transfer_s, memory_plan, require_fit
 from modelchip.perf.target import Target
 from modelchip.serving import EngineConfig
@@ -62,6 +68,50 @@ def candidate_layouts(model: ModelSpec, chips: int) -> list[Layout]:
     return out
 
 
+class HarnessRun(BaseModel):
+    """One published harness configuration: the engine settings of one model, chip and MLPerf scenario."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    chip: str
+    scenario: str
+    scheduler_steps: int | None = Field(default=None, ge=1)
+    chunked_prefill: bool | None = None
+    source: str = Field(min_length=1)
+
+    def overrides(self) -> dict[str, object]:
+        fields = {"scheduler_steps": self.scheduler_steps, "chunked_prefill": self.chunked_prefill}
+        return {name: value for name, value in fields.items() if value is not None}
+
+
+class Harness(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: str
+    runs: tuple[HarnessRun, ...]
+
+
+@lru_cache(maxsize=1)
+def mlperf_harnesses() -> dict[str, Harness]:
+    """Published MLPerf harness configurations the cases do not carry (validate/data/mlperf_harness.yaml)."""
+    path = Path(str(resources.files("modelchip.validate") / "data" / "mlperf_harness.yaml"))
+    raw = read_structured(path)
+    return {name: parse_model(Harness, body, f"{path}: {name}") for name, body in dict(raw).items()}
+
+
+def amd_harness_profile(case: Case) -> EngineProfile:
+    """The engine of AMD's MLPerf harness for a case: its published configuration for the case's model,
+    chip and scenario where there is one, else the harness defaults (engines.yaml, vllm-v0-multistep)."""
+    harness = mlperf_harnesses()["amd"]
+    profile = engine_table().profile(harness.engine)
+    scenario = (case.model_extra or {}).get("mlperf_scenario")
+    for run in harness.runs:
+        if (run.model, run.chip, run.scenario) == (case.model, case.hardware, scenario):
+            return profile.model_copy(update=run.overrides())
+    return profile
+
+
 def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     spec = case.speculative
     speculation = speculation_from(spec.draft_tokens, spec.acceptance, spec.accept_length) if spec else None
@@ -70,10 +120,10 @@ def _target(case: Case, model: ModelSpec, layout: Layout) -> Target:
     target = build_target(model, case.hardware, layout, request, case.system, case.engine, speculation)
     if case.trust == "mlperf" and target.engine_name == "vllm" and target.chip.vendor == "amd":
         # AMD's MLPerf harness (harness_llm, which partners' vLLM submissions copy) runs vLLM's V0 engine
-        # with multi-step scheduling and without chunked prefill (engines.yaml, vllm-v0-multistep).
-        # Submitters with their own stack on Instinct (MangoBoost's LLMBoost) name another engine.
-        profile = engine_table().profile(AMD_MLPERF_ENGINE)
-        target = replace(target, engine_name=AMD_MLPERF_ENGINE, engine=profile)
+        # with multi-step scheduling and without chunked prefill (engines.yaml, vllm-v0-multistep), as
+        # its published configuration for the run sets it (data/mlperf_harness.yaml). Submitters with
+        # their own stack on Instinct (MangoBoost's LLMBoost) name another engine.
+        target = replace(target, engine_name=AMD_MLPERF_ENGINE, engine=amd_harness_profile(case))
     if case.trust == "mlperf" and target.engine.kv_reservation != "current":
         # MLPerf harnesses admit by the current length: NVIDIA's (which the other TensorRT-LLM submitters
         # reuse) sets batch_scheduler_policy max_util over TensorRT-LLM's GUARANTEED_NO_EVICT default.
