@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -45,14 +44,15 @@ def _global(
 
 
 def _exit_code(exc: BaseException) -> int | None:
-    """Exit code of a click/typer control-flow or usage exception (typer >= 0.20 vendors its own click,
-    so its classes are not click's: recognise them by shape)."""
-    if isinstance(exc, (click.exceptions.Exit, typer.Exit)) or type(exc).__name__ == "Exit":
+    """Exit code of a click/typer control-flow or usage exception. typer >= 0.20 vendors its own click
+    (and no longer installs click), so the classes are recognised by typer's names and by shape, whichever
+    click raised them."""
+    if isinstance(exc, typer.Exit) or type(exc).__name__ == "Exit":
         return int(getattr(exc, "exit_code", 0))
-    if isinstance(exc, click.ClickException) or (callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")):
+    if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):  # a ClickException (usage error)
         exc.show()  # type: ignore[attr-defined]
         return 2
-    if isinstance(exc, (click.exceptions.Abort, typer.Abort)) or type(exc).__name__ == "Abort":
+    if isinstance(exc, typer.Abort) or type(exc).__name__ == "Abort":
         Console(stderr=True).print("aborted")
         return 130
     return None
