@@ -85,28 +85,21 @@ class HarnessRun(BaseModel):
         return {name: value for name, value in fields.items() if value is not None}
 
 
-class Harness(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    engine: str
-    runs: tuple[HarnessRun, ...]
-
-
 @lru_cache(maxsize=1)
-def mlperf_harnesses() -> dict[str, Harness]:
-    """Published MLPerf harness configurations the cases do not carry (validate/data/mlperf_harness.yaml)."""
+def mlperf_harnesses() -> dict[str, tuple[HarnessRun, ...]]:
+    """Published MLPerf harness configurations the cases do not carry, by harness
+    (validate/data/mlperf_harness.yaml)."""
     path = Path(str(resources.files("modelchip.validate") / "data" / "mlperf_harness.yaml"))
-    raw = read_structured(path)
-    return {name: parse_model(Harness, body, f"{path}: {name}") for name, body in dict(raw).items()}
+    raw = dict(read_structured(path))
+    return {name: tuple(parse_model(HarnessRun, run, f"{path}: {name}") for run in runs) for name, runs in raw.items()}
 
 
 def amd_harness_profile(case: Case) -> EngineProfile:
     """The engine of AMD's MLPerf harness for a case: its published configuration for the case's model,
-    chip and scenario where there is one, else the harness defaults (engines.yaml, vllm-v0-multistep)."""
-    harness = mlperf_harnesses()["amd"]
-    profile = engine_table().profile(harness.engine)
+    chip and scenario where there is one, else the harness defaults (engines.yaml, AMD_MLPERF_ENGINE)."""
+    profile = engine_table().profile(AMD_MLPERF_ENGINE)
     scenario = (case.model_extra or {}).get("mlperf_scenario")
-    for run in harness.runs:
+    for run in mlperf_harnesses()["amd"]:
         if (run.model, run.chip, run.scenario) == (case.model, case.hardware, scenario):
             return profile.model_copy(update=run.overrides())
     return profile
