@@ -5,13 +5,15 @@ Event traces with a constant-time clock: decode step 10 ms, prefill 1 ms per pro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from test_serving_fakes import run_fake
 
 from modelchip.deploy.layout import Layout
 from modelchip.models.hf import load_model
 from modelchip.perf import analytic as an
-from modelchip.perf.build import build_target
+from modelchip.perf.build import PrecisionRequest, build_target
 from modelchip.perf.ops import StepShape, step_ops
 from modelchip.perf.step import host_launch_s, step_time
 from modelchip.serving.spec import EngineConfig
@@ -53,6 +55,26 @@ def test_multi_step_runs_hold_new_prompts_until_they_end() -> None:
     # the timeline keeps one row per engine step, multi-step runs included
     assert len(run.log.duration_s) == 1 + 4 + 1 + 4 + 4
     assert sum(run.log.duration_s) == pytest.approx(0.24)
+
+
+def test_prompts_wait_for_a_group_while_sequences_decode() -> None:
+    """AMD's MLPerf Server scheduler starts prompts only once 2 (here) wait. r0 arrives alone to an idle
+    engine and starts at once (first token at 0.1); r1 (0.105) is held while r0 decodes in 10 ms steps,
+    until r2 (0.155) makes two: both run whole in the prefill-only step from 0.16 (40 tokens x 1 ms), first
+    tokens at 0.20. Without the hold r1 is prefilled 0.11-0.13."""
+    isl, osl, arrivals = [100, 20, 20], [100, 5, 5], [0.0, 0.105, 0.155]
+    held = run_fake(isl, osl, Poisson(1.0), arrivals, engine=EngineConfig(chunked_prefill=False, min_queued_prompts=2))
+    free = run_fake(isl, osl, Poisson(1.0), arrivals, engine=V0)
+    assert [r.first_s for r in held.requests] == pytest.approx([0.1, 0.2, 0.2])
+    assert free.requests[1].first_s == pytest.approx(0.13)
+
+
+def test_analytic_wait_for_a_group_of_queued_prompts() -> None:
+    """The j-th of n Poisson arrivals waits for n - j more: (8 - 1) / 2 inter-arrival times of 0.1 s."""
+    t = build_target(load_model(MODEL), "mi300x", Layout(), PrecisionRequest("fp8"), engine="vllm")
+    amd = replace(t, engine=t.engine.model_copy(update={"min_queued_prompts": 8}))
+    assert an.held_prompt_wait_s(amd, 10.0, 0.1) == pytest.approx(0.35)
+    assert an.held_prompt_wait_s(t, 10.0, 0.1) == 0.0
 
 
 def test_eager_launches_floor_a_small_decode_step() -> None:
@@ -126,6 +148,9 @@ def test_amd_harness_takes_the_published_config_of_each_run() -> None:
 
     assert engine("mlperf51-8xmi300x-llama2-70b-interactive") == (8, False)
     assert engine("mlperf51-8xmi300x-llama2-70b-server") == (9, False)
+    # Server runs hold prompts until 8 wait (VLLM_LLAMA2_MLPERF_MIN_REQUIRE_PREFILL_QUERY); the others do not
+    assert pc.amd_harness_profile(cases["mlperf51-8xmi300x-llama2-70b-server"]).min_queued_prompts == 8
+    assert pc.amd_harness_profile(cases["mlperf51-8xmi300x-llama2-70b-interactive"]).min_queued_prompts == 0
     assert engine("mlperf51-8xmi300x-llama2-70b-offline") == (11, False)
     assert engine("mlperf51-8xmi325x-llama2-70b-offline") == (7, False)
     assert engine("mlperf51-8xmi325x-llama2-70b-interactive") == (1, True)

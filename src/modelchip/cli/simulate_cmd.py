@@ -98,6 +98,11 @@ def simulate(
     scheduler_steps: int | None = typer.Option(
         None, "--scheduler-steps", help="vLLM V0 multi-step: decode steps per scheduler pass (default: the engine's)"
     ),
+    min_queued_prompts: int | None = typer.Option(
+        None,
+        "--min-queued-prompts",
+        help="while sequences decode, start prompts only once this many wait (default: the engine's, 0)",
+    ),
     chunked_prefill: bool | None = typer.Option(
         None,
         "--chunked-prefill/--no-chunked-prefill",
@@ -128,6 +133,8 @@ def simulate(
         engine_cfg = replace(engine_cfg, chunked_prefill=chunked_prefill)
     if scheduler_steps is not None:
         engine_cfg = replace(engine_cfg, scheduler_steps=scheduler_steps)
+    if min_queued_prompts is not None:
+        engine_cfg = replace(engine_cfg, min_queued_prompts=min_queued_prompts)
     prefill_pool = None
     if disaggregated:
         p_layout = _parse_layout(prefill_layout) if prefill_layout else layout
@@ -275,6 +282,8 @@ def _print(spec: SimulationSpec, r: SimulationResult, out: Path | None) -> None:
     scheduling = "chunked prefill" if engine.chunked_prefill else "whole prompts in prefill-only steps"
     if engine.scheduler_steps > 1:
         scheduling += f", {engine.scheduler_steps}-step decode runs"
+    if engine.min_queued_prompts > 1:
+        scheduling += f", prompts start in groups of {engine.min_queued_prompts}"
     console.print(
         f"engine limits per attention rank: {engine.max_running_per_rank:,} running sequences, "
         f"{engine.max_batched_tokens_per_rank:,} tokens per step; {scheduling}"

@@ -222,7 +222,7 @@ def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> Operati
     rho = rate_per_instance / best.requests_per_s_per_instance
     service = w.new_prompt_tokens * prefill_cost_per_token(t, w)
     wait = point.step_time_s / 2 + rho / (2 * (1 - rho)) * max(service, point.step_time_s)
-    wait += context_sync_wait_s(t, rate_per_instance, point.step_time_s)
+    wait += held_prompt_wait_s(t, rate_per_instance, point.step_time_s)
     return OperatingPoint(
         point.concurrency_per_rank,
         point.step,
@@ -232,6 +232,15 @@ def at_request_rate(t: Target, rate_per_instance: float, w: Workload) -> Operati
         point.output_tokens_per_s_per_chip,
         point.requests_per_s_per_instance,
     )
+
+
+def held_prompt_wait_s(t: Target, rate_per_instance: float, step_s: float) -> float:
+    """Mean extra wait of a prompt held back to start in a group: attention-DP context sync (below) or an
+    engine that starts prompts only once `min_queued_prompts` wait (AMD's MLPerf vLLM scheduler). The j-th
+    of n Poisson arrivals waits for n - j more, (n - 1) / 2 inter-arrival times on average."""
+    group = t.engine.min_queued_prompts
+    held = (group - 1) / (2.0 * rate_per_instance) if group > 1 and rate_per_instance > 0 else 0.0
+    return max(held, context_sync_wait_s(t, rate_per_instance, step_s))
 
 
 def context_sync_wait_s(t: Target, rate_per_instance: float, step_s: float) -> float:

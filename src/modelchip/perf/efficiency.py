@@ -105,6 +105,8 @@ class EngineProfile(_Frozen):
     """False: waiting prompts run whole in prefill-only steps that pause the decodes (vLLM V0's default)."""
     scheduler_steps: int = Field(default=1, ge=1)
     """vLLM V0 multi-step scheduling: decode steps per scheduler pass (new prompts start between runs)."""
+    min_queued_prompts: int = Field(default=0, ge=0)
+    """while sequences decode, waiting prompts start only once this many are queued (0: as they come)."""
     scheduler_source: str = ""
 
 

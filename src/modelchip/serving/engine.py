@@ -18,7 +18,9 @@ plus its own prompt + output fit in the cache, so they never preempt.
 Without chunked prefill (vLLM V0's default scheduler) waiting prompts run first, whole, in a step of
 their own that pauses every decode; with multi-step scheduling (V0 `num_scheduler_steps` N) a decode
 batch runs N steps between scheduler passes, so a new prompt waits for the run to end, and sequences
-that finish inside a run hold their slot to its end (vllm-project/vllm #7000).
+that finish inside a run hold their slot to its end (vllm-project/vllm #7000). An engine with
+`min_queued_prompts` N (AMD's MLPerf Server scheduler) starts waiting prompts, while sequences decode,
+only once N of them are queued; an idle engine starts them as they come.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class Instance:
         self.block = engine.block_tokens
         self.chunked = engine.chunked_prefill
         self.run_steps = engine.scheduler_steps
+        self.min_queued = engine.min_queued_prompts
         self.decode_steps = 0  # decode steps of the event in flight (0: a prefill-only step)
         self.capacity = (int(clock.kv_capacity_tokens) // self.block) * self.block
         self.reserve_full = not prefill_only and clock.reserve_full_length
@@ -161,8 +164,11 @@ class Instance:
         self.waiting.append(r)
 
     def _holding_prompts(self) -> bool:
-        """Attention-DP context sync (TensorRT-LLM ADP balance): while the ranks are decoding, new prompts
-        wait until there is one for every rank, or until the oldest has waited `context_sync_steps`."""
+        """While sequences decode, new prompts wait for a group: `min_queued_prompts` of them (AMD's MLPerf
+        Server scheduler), or, under attention-DP context sync (TensorRT-LLM ADP balance), one for every
+        rank or until the oldest has waited `context_sync_steps`."""
+        if self.running and 0 < len(self.waiting) < self.min_queued:
+            return True
         sync, ranks = self.clock.context_sync_steps, self.clock.ranks
         if not sync or ranks <= 1 or not self.running or not self.waiting:
             return False

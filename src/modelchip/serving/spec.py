@@ -33,6 +33,8 @@ class EngineConfig:
     scheduler_steps: int = 1
     """vLLM V0 multi-step scheduling (num_scheduler_steps): a decode batch runs this many steps before the
     scheduler runs again, so new prompts start only at the end of such a run (vllm-project/vllm #7000)."""
+    min_queued_prompts: int = 0
+    """while sequences decode, waiting prompts start only once this many are queued (0: as they come)."""
 
 
 def engine_for(t: Target, max_running_per_rank: int, max_batched_tokens_per_rank: int) -> EngineConfig:
@@ -43,6 +45,7 @@ def engine_for(t: Target, max_running_per_rank: int, max_batched_tokens_per_rank
         max_batched_tokens_per_rank,
         chunked_prefill=t.engine.chunked_prefill,
         scheduler_steps=t.engine.scheduler_steps,
+        min_queued_prompts=t.engine.min_queued_prompts,
     )
 
 
@@ -121,6 +124,8 @@ def check_spec(spec: SimulationSpec) -> None:
             raise UserError("--max-batch, --max-batched-tokens and the KV block size must be >= 1")
         if e.scheduler_steps < 1:
             raise UserError(f"--scheduler-steps must be >= 1 (got {e.scheduler_steps})")
+        if e.min_queued_prompts < 0:
+            raise UserError(f"--min-queued-prompts must be >= 0 (got {e.min_queued_prompts})")
 
 
 def offered_load(spec: SimulationSpec) -> float | None:

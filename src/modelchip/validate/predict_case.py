@@ -78,10 +78,15 @@ class HarnessRun(BaseModel):
     scenario: str
     scheduler_steps: int | None = Field(default=None, ge=1)
     chunked_prefill: bool | None = None
+    min_queued_prompts: int | None = Field(default=None, ge=0)
     source: str = Field(min_length=1)
 
     def overrides(self) -> dict[str, object]:
-        fields = {"scheduler_steps": self.scheduler_steps, "chunked_prefill": self.chunked_prefill}
+        fields = {
+            "scheduler_steps": self.scheduler_steps,
+            "chunked_prefill": self.chunked_prefill,
+            "min_queued_prompts": self.min_queued_prompts,
+        }
         return {name: value for name, value in fields.items() if value is not None}
 
 
