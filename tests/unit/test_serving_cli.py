@@ -139,3 +139,16 @@ def test_v0_scheduler_flags_lengthen_the_wait_for_a_first_token(capsys: pytest.C
     assert code == 0 and "whole prompts in prefill-only steps, 9-step decode runs" in out
     code, _, err = _run(capsys, *args, "--scheduler-steps", "0")
     assert code != 0 and "--scheduler-steps must be >= 1" in err and "Traceback" not in err
+
+
+def test_min_queued_prompts_flag_holds_prompts_for_a_group(capsys: pytest.CaptureFixture[str]) -> None:
+    """--min-queued-prompts N (AMD's MLPerf Server prompt gate): while sequences decode, prompts wait for
+    N to queue, so at 2 requests/s a group of 8 adds about (8 - 1) / 2 / 2 = 1.75 s to the mean TTFT."""
+    args = ("--workload", "chat", "--rate", "2", "--requests", "200", "--engine", "vllm-v0-multistep")
+    free = _json(capsys, *args)
+    held = _json(capsys, *args, "--min-queued-prompts", "8")
+    assert held["ttft"]["mean_s"] > free["ttft"]["mean_s"] + 1.0
+    code, out, _ = _run(capsys, *args, "--min-queued-prompts", "8")
+    assert code == 0 and "prompts start in groups of 8" in " ".join(out.split())
+    code, _, err = _run(capsys, *args, "--min-queued-prompts", "-1")
+    assert code == 2 and "--min-queued-prompts must be >= 0" in err and err.count("\n") == 1
