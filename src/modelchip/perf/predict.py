@@ -124,8 +124,6 @@ def predict(req: PredictRequest) -> Prediction:
     scheduling = [] if t.engine.chunked_prefill else ["runs prompts whole in prefill-only steps"]
     if t.engine.scheduler_steps > 1:
         scheduling.append(f"starts them only between {t.engine.scheduler_steps}-step decode runs")
-    if t.engine.min_queued_prompts > 1:
-        scheduling.append(f"holds them until {t.engine.min_queued_prompts} wait")
     if scheduling:
         notes.append(
             f"{t.engine_name} {' and '.join(scheduling)}; the wait this adds to TTFT is simulated by"

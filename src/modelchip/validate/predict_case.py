@@ -82,12 +82,8 @@ class HarnessRun(BaseModel):
     source: str = Field(min_length=1)
 
     def overrides(self) -> dict[str, object]:
-        fields = {
-            "scheduler_steps": self.scheduler_steps,
-            "chunked_prefill": self.chunked_prefill,
-            "min_queued_prompts": self.min_queued_prompts,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
+        """The engine-profile fields this run sets (those it leaves out keep the harness defaults)."""
+        return self.model_dump(exclude={"model", "chip", "scenario", "source"}, exclude_none=True)
 
 
 @lru_cache(maxsize=1)
